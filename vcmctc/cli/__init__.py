@@ -26,6 +26,7 @@ app = typer.Typer(
 
 # Modules that add commands to ``app`` when imported (kept in one place, in --help order).
 COMMAND_MODULES = [
+    "vcmctc.cli.tables",
 ]
 
 
