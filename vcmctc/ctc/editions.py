@@ -30,7 +30,7 @@ TOP_FIELDS = {
     "id", "title", "track", "document", "software", "include", "abstract", "sources",
     "default_source", "scenarios", "default_scenario", "scenario_settings", "rate_points",
     "rate_unit", "bd", "aggregation", "classes", "datasets", "sequences", "drop_sequences",
-    "notes",
+    "notes", "order",
 }
 
 
@@ -271,6 +271,14 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
                                         disagreements=merged.disagreements.get(sid))
     if not sequences:
         raise _err(ctx, "field 'sequences': the edition has no sequences")
+    order = d.get("order")
+    if order is not None:  # explicit row order, e.g. as a paper or reporting template prints it
+        if not isinstance(order, list) or sorted(map(str, order)) != sorted(sequences):
+            missing = sorted(set(sequences) - set(map(str, order or [])))
+            extra = sorted(set(map(str, order or [])) - set(sequences))
+            raise _err(ctx, f"field 'order': must list every sequence once "
+                            f"(missing: {missing or 'none'}; unknown: {extra or 'none'})")
+        sequences = {str(sid): sequences[str(sid)] for sid in order}
 
     notes = d.get("notes") or {}
     if not isinstance(notes, dict):
