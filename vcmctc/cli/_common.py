@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-import json
-import math
 import sys
 from typing import Any
+
+from vcmctc.jsonutil import dumps
 
 
 class OutputFormat(str, enum.Enum):
@@ -15,19 +15,5 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
-def _jsonable(value: Any) -> Any:
-    """Make numpy scalars and non-finite floats JSON-safe (NaN/inf become null)."""
-    if hasattr(value, "item") and not isinstance(value, (list, dict)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def print_json(obj: Any) -> None:
-    json.dump(_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    sys.stdout.write(dumps(obj, indent=2) + "\n")

@@ -80,6 +80,14 @@ def _str(ctx: str, name: str, v: Any, *, choices: tuple[str, ...] | None = None,
     return v
 
 
+def _options(ctx: str, v: Any) -> dict[str, Any]:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _err(ctx, f"field 'metric_options': expected a mapping, got {v!r}")
+    return dict(v)
+
+
 def _unknown_keys(ctx: str, data: dict, allowed: set[str]) -> None:
     extra = sorted(set(data) - allowed)
     if extra:
@@ -105,9 +113,10 @@ class Dataset:
     first_frame: int = 0
     gt: str | None = None
     description: str | None = None
+    metric_options: dict[str, Any] = field(default_factory=dict)
 
     FIELDS = ("kind", "task", "task_network", "metric", "rate_unit", "first_frame", "gt",
-              "description")
+              "description", "metric_options")
 
     @classmethod
     def parse(cls, ctx: str, ds_id: str, data: Any) -> "Dataset":
@@ -125,6 +134,7 @@ class Dataset:
             first_frame=_int(ctx, "first_frame", data.get("first_frame", 0), nullable=False),
             gt=_str(ctx, "gt", data.get("gt")),
             description=_str(ctx, "description", data.get("description")),
+            metric_options=_options(ctx, data.get("metric_options")),
         )
 
 
@@ -155,6 +165,7 @@ class Sequence:
     rate_unit: str | None = None
     first_frame: int = 0
     gt: str | None = None
+    metric_options: dict[str, Any] = field(default_factory=dict)
     optional: bool = False
     notes: dict[str, str] = field(default_factory=dict)
     field_sources: dict[str, str] = field(default_factory=dict)
@@ -165,7 +176,7 @@ class Sequence:
     FILE_FIELDS = ("aliases", "dataset", "class", "kind", "width", "height", "fps",
                    "total_frames", "skip", "frames", "tail", "items", "intra_period",
                    "bit_depth", "chroma", "qps", "task", "task_network", "metric", "rate_unit",
-                   "first_frame", "gt", "optional", "notes", "source")
+                   "first_frame", "gt", "metric_options", "optional", "notes", "source")
 
     def qps_for(self, scenario: str) -> tuple[int, ...] | None:
         """QPs of ``scenario``; image sets are intra coded, so they use their AI QPs."""
@@ -262,6 +273,7 @@ def parse_sequence(ctx: str, seq_id: str, data: Any, *, track: str,
         rate_unit=_str(ctx, "rate_unit", pick("rate_unit"), choices=RATE_UNITS),
         first_frame=_int(ctx, "first_frame", pick("first_frame"), nullable=False),
         gt=_str(ctx, "gt", pick("gt")),
+        metric_options={**ds.metric_options, **_options(ctx, data.get("metric_options"))},
         optional=bool(data.get("optional", False)),
         notes=dict(notes),
         field_sources=dict(field_sources),
