@@ -60,3 +60,19 @@ def test_anchors_json(cli):
     assert anchor["points"][0] == {"sequence": "BasketballDrill", "class": "C", "qp": 39,
                                    "rate": 195.57, "metric": 12.71}
     assert cli("anchors", "--anchor", "nope").code == 2
+
+
+def test_bdrate_takes_method_and_policy_from_edition(cli):
+    from conftest import REPO
+
+    args = ("bdrate", "--anchor", REPO / "anchors/vcm-jbe2024-vcmrs/points.csv",
+            "--test", REPO / "examples/jbe2024/vcm-dcvc-fm.csv", "--format", "json")
+    by_edition = cli(*args, "--edition", "vcm-jbe2024").json()
+    assert (by_edition["method"], by_edition["policy"]) == ("pchip", "fit-nonmonotonic")
+    flagged = cli(*args, "--edition", "vcm-jbe2024", "--policy", "refuse").json()
+    assert flagged["policy"] == "refuse"
+    # The edition's policy changes the outcome: refuse gives no number where fitting does.
+    statuses = {r["sequence"]: r["status"] for r in flagged["results"]}
+    fitted = {r["sequence"]: r for r in by_edition["results"]}
+    assert statuses["TVD-01"] == "ok" and fitted["TVD-01"]["fitted"] == []
+    assert cli(*args, "--edition", "vcm-2099").code == 2

@@ -72,7 +72,7 @@ def test_vcm_n0638_facts():
     oiv6 = ed.sequence("mpeg-oiv6-detection")
     assert oiv6.kind == "images" and oiv6.rate_unit == "bpp" and oiv6.items == 5000
     assert ed.qps(oiv6) == (22, 27, 32, 37, 42, 47)  # image sets are intra: AI QPs
-    assert ed.bd.policy == "fit" and ed.bd.method == "pchip"
+    assert ed.bd.policy == "fit-nonmonotonic" and ed.bd.method == "pchip"
 
 
 def test_fcm_fctm_v1_facts():

@@ -19,8 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from vcmctc.bd.settings import METHODS as BD_METHODS
+from vcmctc.bd.settings import POLICIES as BD_POLICIES
+from vcmctc.bd.settings import BDSettings
 from vcmctc.ctc.schema import (
-    BD_METHODS, BD_POLICIES, CLASS_ROW_RULES, FACT_FIELDS, OVERALL_RULES, RATE_UNITS, TRACKS,
+    CLASS_ROW_RULES, FACT_FIELDS, OVERALL_RULES, RATE_UNITS, TRACKS,
     Dataset, Sequence, _err, _int, _str, _unknown_keys, parse_sequence,
 )
 from vcmctc.errors import UserError
@@ -32,13 +35,6 @@ TOP_FIELDS = {
     "rate_unit", "bd", "aggregation", "classes", "datasets", "sequences", "drop_sequences",
     "notes", "order",
 }
-
-
-@dataclass(frozen=True)
-class BDSettings:
-    method: str = "pchip"
-    policy: str = "refuse"
-    min_points: int = 4
 
 
 @dataclass(frozen=True)
@@ -224,13 +220,14 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
 
     bd_raw = d.get("bd") or {}
     _unknown_keys(f"{ctx}: bd", bd_raw, {"method", "policy", "min_points"})
+    default = BDSettings()
     bd = BDSettings(
-        method=_str(ctx, "bd.method", bd_raw.get("method", "pchip"), choices=BD_METHODS,
+        method=_str(ctx, "bd.method", bd_raw.get("method", default.method), choices=BD_METHODS,
                     nullable=False),
-        policy=_str(ctx, "bd.policy", bd_raw.get("policy", "refuse"), choices=BD_POLICIES,
+        policy=_str(ctx, "bd.policy", bd_raw.get("policy", default.policy), choices=BD_POLICIES,
                     nullable=False),
-        min_points=_int(ctx, "bd.min_points", bd_raw.get("min_points", 4), minimum=2,
-                        nullable=False),
+        min_points=_int(ctx, "bd.min_points", bd_raw.get("min_points", default.min_points),
+                        minimum=2, nullable=False),
     )
     agg_raw = d.get("aggregation") or {}
     _unknown_keys(f"{ctx}: aggregation", agg_raw, {"class_rows", "overall"})

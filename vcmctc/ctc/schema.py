@@ -15,8 +15,6 @@ from vcmctc.errors import UserError
 TRACKS = ("vcm", "fcm", "demo")
 RATE_UNITS = ("kbps", "bpp")
 KINDS = ("video", "images", "video-set")
-BD_METHODS = ("pchip", "cubic", "akima")
-BD_POLICIES = ("refuse", "drop", "fit")
 # How class rows are formed: "pooled" recomputes the metric on the pooled data of the class and
 # the rate as total bits over total duration, then takes one BD-rate of that curve; "mean" is the
 # arithmetic mean of the per-sequence BD-rates.
