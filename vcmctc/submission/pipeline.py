@@ -362,8 +362,9 @@ class Pipeline:
                 row.update({k: d.get(k) for k in ("bd_rate", "bd_metric", "status", "overlap",
                                                   "overlap_rate")})
                 row["warnings"] = list(d.get("warnings", []))
-                row["bd_detail"] = {k: d.get(k) for k in ("anchor", "test", "anchor_dropped",
-                                                          "test_dropped", "fitted")}
+                row["bd_detail"] = {k: d.get(k) for k in (
+                    "anchor_points", "test_points", "anchor_dropped", "test_dropped", "fitted",
+                    "anchor_fit", "test_fit")}
             if failed:
                 row["warnings"].append(f"{len(failed)} rate point(s) failed: "
                                        + ", ".join(f"{r['label']} ({r['status']})" for r in failed))
