@@ -80,6 +80,7 @@ class Pipeline:
         self._gt_lock = threading.Lock()
         self._decode_lock = threading.Lock()
         self._scorers: dict[str, Any] = {}
+        self._adapter = None
         self.done = 0
         self.total = 0
         self.cached = 0
@@ -230,16 +231,16 @@ class Pipeline:
         cached = hit is not None
         if hit is None:
             work = self.cache.workdir("decode", key)
-            values = {**values, "bitstream": str(files["bitstream"][0]),
-                      "side_info": str(files["side-info"][0]) if files.get("side-info") else "",
-                      "output": str(work / "decoded.yuv")}
+            values = {**values, "bitstream": str(files["bitstream"][0].resolve()),
+                      "side_info": str(files["side-info"][0].resolve()) if files.get("side-info") else "",
+                      "output": str(work / "decoded.yuv"), "submission": str(self.m.root)}
             lock = self._decode_lock if self.o.timing == "isolated" else _NullLock()
             with lock:
                 run = run_decoder(list(self.m.decoder.argv), values,
                                   timeout_s=self.m.decoder.timeout_s, workdir=work,
                                   log_path=work / "decoder.log")
             run = check_output(run, fmt, seq.frames, expected_md5=p.decoded_md5)
-            hit = run.to_dict()
+            hit = {**run.to_dict(), "output": str(run.output)}
             if run.status == "ok":
                 self.cache.put("decode", key, hit)
         self._step_done(f"decode {seq.id} {p.label}: {hit['status']}", cached)
@@ -262,7 +263,7 @@ class Pipeline:
                 "first_frame": seq.first_frame, "task": seq.task or "", "sequence": seq.id}
 
     def _task(self, seq, p: Point, decoded: Path, rec) -> Path | None:
-        from vcmctc.adapters import ADAPTERS, TaskRequest
+        from vcmctc.adapters import TaskRequest
         from vcmctc.media.yuv import YuvFormat
 
         spec = self.m.task
@@ -273,14 +274,12 @@ class Pipeline:
         cached = hit is not None
         if hit is None:
             work = self.cache.workdir("task", key)
-            kind = "mot-txt" if seq.metric == "mota" else "coco-results-json"
             request = TaskRequest(
                 decoded=decoded, fmt=YuvFormat(seq.width, seq.height, seq.bit_depth or 8, seq.chroma),
                 frames=seq.frames, first_frame=seq.first_frame, fps=seq.fps, task=seq.task,
-                output=work / ("output.txt" if kind == "mot-txt" else "output.json"),
-                log_path=work / "task.log", timeout_s=spec.timeout_s, spec=spec,
-                root=self.m.root)
-            run = ADAPTERS.get(spec.adapter)().run(request)
+                output=work / ("output.txt" if seq.metric == "mota" else "output.json"),
+                log=work / "task.log", timeout_s=spec.timeout_s, sequence=seq.id, workdir=work)
+            run = self.adapter().run(request)
             hit = run.to_dict()
             if run.status == "ok":
                 self.cache.put("task", key, hit)
@@ -291,6 +290,13 @@ class Pipeline:
             self._skip_rest(seq, p, 1)
             return None
         return Path(hit["output"])
+
+    def adapter(self):
+        """The task-network adapter of the manifest, built once."""
+        with self._gt_lock:
+            if self._adapter is None:
+                self._adapter = build_adapter(self.m)
+            return self._adapter
 
     def _skip_rest(self, seq, p: Point, steps: int) -> None:
         for _ in range(steps):
@@ -498,6 +504,22 @@ class Pipeline:
         }
         sig["line"] = signature_line(sig)
         return sig
+
+
+def build_adapter(m: Manifest):
+    """Task adapter from the manifest's ``task`` section (paths relative to the submission)."""
+    from vcmctc.adapters import get_adapter
+
+    spec = m.task
+    if spec.adapter == "command":
+        return get_adapter("command", argv=list(spec.argv), extra_values={"submission": m.root})
+    if spec.adapter == "detectron2":
+        if not spec.config or not spec.weights:
+            raise UserError("task: the detectron2 adapter needs 'config' and 'weights'",
+                            file=m.path)
+        return get_adapter("detectron2", config_file=m.root / spec.config,
+                           weights=m.root / spec.weights, **spec.options)
+    return get_adapter(spec.adapter)
 
 
 def signature_line(sig: dict[str, Any]) -> str:

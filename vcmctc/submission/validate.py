@@ -106,13 +106,18 @@ def validate(manifest: Manifest, *, check_md5: bool = True) -> Validation:
     if anchor is not None and anchor.edition != edition.id:
         v.add("error", None, None, f"anchor {anchor.id} belongs to edition {anchor.edition}, "
                                    f"not {edition.id}")
-    from vcmctc.adapters import ADAPTERS
+    from vcmctc.runner import DECODER_PLACEHOLDERS, check_template
+    from vcmctc.submission.pipeline import build_adapter
 
-    if manifest.task.adapter not in ADAPTERS:
+    try:
+        build_adapter(manifest)
+    except UserError as exc:
+        v.add("error", None, None, f"task: {exc}")
+    if manifest.decoder is not None:
         try:
-            ADAPTERS.check(manifest.task.adapter)
+            check_template(manifest.decoder.argv, DECODER_PLACEHOLDERS, what="decoder argv")
         except UserError as exc:
-            v.add("error", None, None, f"task: {exc}")
+            v.add("error", None, None, str(exc))
 
     # Sequences: known, not repeated, all present.
     for name in manifest.sequences():
