@@ -132,17 +132,51 @@ def summary_table(results: dict) -> str:
                   rows, right=["BD-rate %"])
 
 
+class ImportFrom(str, enum.Enum):
+    auto = "auto"
+    points_csv = "points-csv"
+    compressai_vision = "compressai-vision"
+
+
+class LogQp(str, enum.Enum):
+    index = "index"
+    value = "value"
+
+
+class MetricScale(str, enum.Enum):
+    auto = "auto"
+    one = "1"
+    hundred = "100"
+
+
 @app.command("import")
 def import_cmd(
-    source: Path = typer.Argument(..., help="File to import (points CSV: sequence,qp,rate,metric[,time_s])."),
+    source: Path = typer.Argument(..., help="Points CSV (sequence,qp,rate,metric[,time_s]), "
+                                            "CompressAI-Vision summary.csv / final_*.csv, or a "
+                                            "folder of summary.csv."),
     folder: Path = typer.Argument(..., help="Submission folder to write."),
     edition: str = typer.Option(..., "--edition", "-e"),
     codec: str = typer.Option(..., help="Codec name for the submission."),
     anchor: Optional[str] = typer.Option(None, help="Anchor id for the submission."),
+    source_format: ImportFrom = typer.Option(ImportFrom.auto, "--from",
+                                             help="Format of SOURCE (auto: from its columns)."),
+    logs: Optional[Path] = typer.Option(None, "--logs", help="Folder of VCM-RS coding logs "
+                                        "named [encoding_|decoding_]SEQUENCE_qpN[_...].log."),
+    log_qp: LogQp = typer.Option(LogQp.index, "--log-qp", help="qpN in log names: rate point "
+                                 "index (VCM-RS scripts: qp0 = lowest QP) or the QP itself."),
+    metric_scale: MetricScale = typer.Option(MetricScale.auto, "--metric-scale", help="Factor for "
+                                             "CompressAI-Vision end_accuracy (auto: x100 for MOTA "
+                                             "and OpenImages in summary.csv)."),
     force: bool = typer.Option(False, help="Overwrite an existing submission.yaml."),
 ) -> None:
     """Turn results of another pipeline into a reported-level submission."""
-    from vcmctc.submission.importers import import_points_csv
+    from vcmctc.submission.importers import import_source
 
-    path = import_points_csv(source, folder, codec=codec, edition=edition, anchor=anchor, force=force)
-    typer.echo(f"wrote {path}")
+    res = import_source(source, folder, codec=codec, edition=edition, anchor=anchor,
+                        fmt=None if source_format is ImportFrom.auto else source_format.value,
+                        logs=logs, log_qp=log_qp.value, metric_scale=metric_scale.value,
+                        force=force)
+    for w in res.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    typer.echo(f"wrote {res.path}: {res.sequences} sequence(s), {res.points} rate point(s)"
+               + (f", {res.logs} log(s)" if logs is not None else ""))
