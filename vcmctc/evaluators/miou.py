@@ -1,0 +1,237 @@
+"""Semantic segmentation mIoU from label maps, pooled over images through a confusion matrix.
+
+Counts are additive (one confusion matrix per image, summed), and one function turns a matrix
+into IoUs, so a set's mIoU is computed from pooled pixels, never averaged from per-image mIoUs:
+this is how mmsegmentation, the Cityscapes scripts and CompressAI-Vision's Pandaset evaluator
+(per sequence) do it.
+
+Conventions, all explicit:
+
+- ``ignore_index`` (default 255; None for none): GT pixels with that value are left out.
+- A predicted value outside ``0..num_classes-1`` matches no class: a FN for the GT class, a FP for
+  none (mmsegmentation's histogram behaviour). A GT value outside the range is an error.
+- ``absent="union"`` (default; mmsegmentation ``nanmean`` and Cityscapes): a class with no GT
+  pixel and no predicted pixel has no IoU and is left out of the mean; a class only predicted has
+  IoU 0 and counts. ``absent="gt"`` (CompressAI-Vision's Pandaset ``calculate_mIoU``): a class
+  with no GT pixel is left out even if predicted.
+- ``classes``: average over this subset only (e.g. the VCM Pandaset categories); pixels of other
+  classes still count as FP/FN for the selected ones.
+
+File inputs (PNG label maps read with Pillow, or ``.npy`` arrays) are at the end of the module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from vcmctc.errors import UserError
+
+ABSENT_POLICIES = ("union", "gt")
+
+
+def confusion_matrix(gt: np.ndarray, pred: np.ndarray, num_classes: int,
+                     ignore_index: int | None = 255) -> np.ndarray:
+    """Pixel counts ``[gt_class, pred_class]`` as int64, shape (C, C + 1).
+
+    The last column counts predictions outside ``0..C-1``.
+    """
+    gt = np.asarray(gt)
+    pred = np.asarray(pred)
+    if gt.shape != pred.shape:
+        raise ValueError(f"label maps differ in shape: gt {gt.shape}, prediction {pred.shape}")
+    gt = gt.ravel()
+    pred = pred.ravel()
+    c = int(num_classes)
+    if c < 1:
+        raise ValueError("num_classes must be >= 1")
+    if ignore_index is not None:
+        keep = gt != ignore_index
+        gt, pred = gt[keep], pred[keep]
+    gt = gt.astype(np.int64, copy=False)
+    if gt.size and (gt.min() < 0 or gt.max() >= c):
+        bad = gt[(gt < 0) | (gt >= c)][0]
+        raise ValueError(f"ground-truth label {bad} is outside 0..{c - 1}"
+                         + (f" and is not the ignore index {ignore_index}"
+                            if ignore_index is not None else ""))
+    pred = pred.astype(np.int64, copy=False)
+    pred = np.where((pred >= 0) & (pred < c), pred, c)
+    return np.bincount(gt * (c + 1) + pred, minlength=c * (c + 1)).reshape(c, c + 1)
+
+
+@dataclass
+class MIoUResult:
+    """IoUs (0..1) from a pooled confusion matrix; NaN marks classes left out of the mean."""
+
+    confusion: np.ndarray  # (C, C + 1) int64
+    iou: np.ndarray  # (C,) per-class IoU, NaN where absent (per the policy) or not selected
+    accuracy: np.ndarray  # (C,) per-class pixel accuracy (recall), NaN without GT pixels
+    absent: str
+    classes: list[int] | None
+    num_images: int = 0
+
+    @property
+    def miou(self) -> float:
+        return float(np.nanmean(self.iou)) if np.isfinite(self.iou).any() else float("nan")
+
+    @property
+    def pixel_accuracy(self) -> float:
+        total = self.confusion.sum()
+        return float(np.trace(self.confusion[:, :-1]) / total) if total else float("nan")
+
+    @property
+    def mean_accuracy(self) -> float:
+        sel = self.accuracy if self.classes is None else self.accuracy[self.classes]
+        return float(np.nanmean(sel)) if np.isfinite(sel).any() else float("nan")
+
+    def per_class(self) -> dict[int, float]:
+        """IoU of each class that enters the mean."""
+        return {c: float(v) for c, v in enumerate(self.iou) if not np.isnan(v)}
+
+
+def miou_from_confusion(confusion: np.ndarray, *, absent: str = "union",
+                        classes: Sequence[int] | None = None, num_images: int = 0) -> MIoUResult:
+    """Per-class IoU = TP / (TP + FP + FN) and the mean under the ``absent`` policy."""
+    if absent not in ABSENT_POLICIES:
+        raise UserError(f"unknown absent-class policy {absent!r} "
+                        f"(known: {', '.join(ABSENT_POLICIES)})")
+    conf = np.asarray(confusion, dtype=np.int64)
+    c = conf.shape[0]
+    if conf.shape != (c, c + 1):
+        raise ValueError(f"confusion matrix must be (C, C + 1), got {conf.shape}")
+    tp = np.diag(conf[:, :c]).astype(float)
+    gt_pixels = conf.sum(axis=1).astype(float)
+    pred_pixels = conf[:, :c].sum(axis=0).astype(float)
+    union = gt_pixels + pred_pixels - tp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, tp / union, np.nan)
+        accuracy = np.where(gt_pixels > 0, tp / gt_pixels, np.nan)
+    if absent == "gt":
+        iou[gt_pixels == 0] = np.nan
+    selected = None
+    if classes is not None:
+        selected = sorted({int(k) for k in classes})
+        bad = [k for k in selected if not 0 <= k < c]
+        if bad:
+            raise UserError(f"class {bad[0]} is outside 0..{c - 1}")
+        mask = np.ones(c, dtype=bool)
+        mask[selected] = False
+        iou[mask] = np.nan
+    return MIoUResult(confusion=conf, iou=iou, accuracy=accuracy, absent=absent,
+                      classes=selected, num_images=num_images)
+
+
+def evaluate_pairs(pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: int, *,
+                   ignore_index: int | None = 255, absent: str = "union",
+                   classes: Sequence[int] | None = None) -> MIoUResult:
+    """mIoU of (gt, prediction) label-map pairs, pooled."""
+    total = np.zeros((num_classes, num_classes + 1), dtype=np.int64)
+    n = 0
+    for gt, pred in pairs:
+        total += confusion_matrix(gt, pred, num_classes, ignore_index)
+        n += 1
+    return miou_from_confusion(total, absent=absent, classes=classes, num_images=n)
+
+
+# --------------------------------------------------------------------------- file inputs
+
+LABEL_EXTENSIONS = (".png", ".npy")
+
+
+def read_label_map(path: str | Path) -> np.ndarray:
+    """A label map: single-channel PNG (palette indices or gray levels) or a ``.npy`` array."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read .npy label map ({exc})", file=path) from None
+        if not np.issubdtype(arr.dtype, np.integer):
+            if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+                return arr.astype(np.int64)
+            raise UserError(f"label map must hold integers, got dtype {arr.dtype}", file=path)
+        return arr
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - depends on the install
+        raise UserError("reading PNG label maps needs Pillow (pip install pillow)") from None
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L", "1"):
+                raise UserError(f"label map PNG must be single-channel (mode L, P, I or I;16), "
+                                f"got mode {im.mode}", file=path)
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise UserError("file not found", file=path) from None
+    except UserError:
+        raise
+    except OSError as exc:
+        raise UserError(f"cannot read image ({exc})", file=path) from None
+    return arr.astype(np.int64) if arr.dtype == bool else arr
+
+
+def _label_files(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise UserError("not a folder" if folder.exists() else "folder not found", file=folder)
+    files: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in LABEL_EXTENSIONS:
+            if p.stem in files:
+                raise UserError(f"two label maps named {p.stem!r} ({files[p.stem].name}, "
+                                f"{p.name})", file=folder)
+            files[p.stem] = p
+    if not files:
+        raise UserError("no .png or .npy label maps", file=folder)
+    return files
+
+
+def pair_label_files(gt: str | Path, pred: str | Path) -> list[tuple[Path, Path]]:
+    """(gt, prediction) file pairs: two folders matched by file stem, or two files."""
+    gt, pred = Path(gt), Path(pred)
+    if gt.is_file() and pred.is_file():
+        return [(gt, pred)]
+    if gt.is_file() or pred.is_file():
+        raise UserError("--gt and --pred must both be folders or both be files")
+    gt_files, pred_files = _label_files(gt), _label_files(pred)
+    missing = [k for k in gt_files if k not in pred_files]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise UserError(f"no prediction for {gt_files[missing[0]].name}{more}", file=pred)
+    return [(gt_files[k], pred_files[k]) for k in gt_files]
+
+
+def evaluate_files(pairs: Sequence[tuple[Path, Path]], *, num_classes: int | None = None,
+                   ignore_index: int | None = 255, absent: str = "union",
+                   classes: Sequence[int] | None = None) -> MIoUResult:
+    """mIoU over label-map files. Without ``num_classes`` it is 1 + the largest GT label
+    (ignore index excluded), which costs one extra pass over the GT files."""
+    if absent not in ABSENT_POLICIES:
+        raise UserError(f"unknown absent-class policy {absent!r} "
+                        f"(known: {', '.join(ABSENT_POLICIES)})")
+    if num_classes is None:
+        top = -1
+        for gt_path, _ in pairs:
+            g = read_label_map(gt_path)
+            if ignore_index is not None:
+                g = g[g != ignore_index]
+            if g.size:
+                if g.min() < 0:
+                    raise UserError(f"negative label {g.min()}", file=gt_path)
+                top = max(top, int(g.max()))
+        if top < 0:
+            raise UserError("ground truth has no labelled pixel; give --num-classes")
+        num_classes = top + 1
+    total = np.zeros((num_classes, num_classes + 1), dtype=np.int64)
+    for gt_path, pred_path in pairs:
+        g, p = read_label_map(gt_path), read_label_map(pred_path)
+        if g.shape != p.shape:
+            raise UserError(f"prediction is {p.shape}, ground truth {gt_path.name} is {g.shape}",
+                            file=pred_path)
+        try:
+            total += confusion_matrix(g, p, num_classes, ignore_index)
+        except ValueError as exc:
+            raise UserError(str(exc), file=gt_path) from None
+    return miou_from_confusion(total, absent=absent, classes=classes, num_images=len(pairs))

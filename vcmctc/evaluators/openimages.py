@@ -1,0 +1,343 @@
+"""Open Images Challenge mAP at IoU 0.5 for boxes and instance masks.
+
+Written from the published challenge metric and the behaviour of the TF Object Detection API's
+``OpenImagesChallengeEvaluator`` (run by ``oid_challenge_evaluation.py``, by the MPEG VCM OIV6
+scripts and, vendored, by CompressAI-Vision), which it reproduces rule for rule:
+
+1. Per image, a detection is evaluated only if its class is *verified* for the image: it has an
+   image-level label there (positive or negative) or a GT box. Other detections are dropped. A
+   verified class without GT boxes (a negative label) makes every detection of it a false positive.
+2. Per image and class, detections with an invalid box (ymin >= ymax or xmin >= xmax) or a score
+   <= -10 are dropped, the rest sorted by score (``np.argsort(scores)[::-1]``, exactly as the
+   reference, so ties fall the same way) and capped at 10,000. Each detection is compared with the
+   non-group-of GT of highest IoU only; it is a TP if that IoU >= 0.5 and that GT is not taken yet
+   (highest score first), else a FP.
+3. Detections that are not TP and whose best group-of box has IoA >= 0.5 (intersection over the
+   *detection's* area) are removed; each group-of box hit by one or more of them adds one entry
+   with label ``group_of_weight`` (1.0 in the challenge) and the highest score among them. A
+   group-of box counts ``group_of_weight`` toward the number of GT instances, hit or not (so an
+   unhit group-of box is a false negative).
+4. Per class, all images' entries are pooled; precision/recall from their cumulative sums
+   (sorted as above), AP = area under the precision envelope (VOC all-point). Classes with no GT
+   instances get no AP; mAP = mean over the classes with GT instances.
+5. Masks: IoU/IoA on masks (float32, as the reference). A GT box without a mask is not counted as
+   a GT instance; detections that match it (on the mask's tight box: IoU vs. non-group-of, IoA vs.
+   group-of) are removed rather than counted as FP. Group-of masks follow rule 3 with mask IoA.
+
+Everything is additive: :func:`image_records` gives the per-image entries, :func:`count_gt` the
+GT instance counts, and :func:`finalize` turns pooled entries into APs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from vcmctc.datasets.openimages import ImageGT, ImagePred, OpenImagesGT
+from vcmctc.errors import UserError
+
+
+@dataclass(frozen=True)
+class OIParams:
+    """Settings that change the score (all recorded in the result's signature)."""
+
+    iou_threshold: float = 0.5
+    # 1.0 for boxes and masks: oid_challenge_evaluation.py and CompressAI-Vision both build
+    # OpenImagesChallengeEvaluator with its default (the separate instance-segmentation class
+    # with 0.0 is not what they run)
+    group_of_weight: float = 1.0
+    masks: bool = False
+    max_detections: int = 10000  # per image and class (the reference's NMS output cap)
+    min_score: float = -10.0  # scores <= this are dropped (the reference's NMS score filter)
+
+
+@dataclass
+class OpenImagesResult:
+    """mAP (0..1) and per-class values, index = class index of the ground truth."""
+
+    classes: list[str]
+    ap: np.ndarray  # (C,) NaN for classes without GT instances
+    num_gt: np.ndarray  # (C,) float: non-group-of + weight x group-of instances
+    num_tp: np.ndarray  # (C,) float: sum of TP labels
+    num_entries: np.ndarray  # (C,) int: evaluated entries (detections + group-of hits)
+    params: OIParams
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def map(self) -> float:
+        valid = ~np.isnan(self.ap)
+        return float(np.nanmean(self.ap)) if valid.any() else float("nan")
+
+    def per_class(self) -> dict[str, float]:
+        """AP of each class that has GT instances."""
+        return {name: float(ap) for name, ap in zip(self.classes, self.ap) if not np.isnan(ap)}
+
+    def signature(self) -> dict:
+        p = self.params
+        return {"metric": "oid-challenge-" + ("masks" if p.masks else "boxes"),
+                "iou": p.iou_threshold, "group_of_weight": p.group_of_weight,
+                "max_detections": p.max_detections}
+
+
+# --------------------------------------------------------------------------- overlaps
+
+
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise intersection areas of [ymin, xmin, ymax, xmax] boxes, (len(a), len(b))."""
+    heights = np.maximum(0.0, np.minimum(a[:, None, 2], b[None, :, 2])
+                         - np.maximum(a[:, None, 0], b[None, :, 0]))
+    widths = np.maximum(0.0, np.minimum(a[:, None, 3], b[None, :, 3])
+                        - np.maximum(a[:, None, 1], b[None, :, 1]))
+    return heights * widths
+
+
+def box_area(b: np.ndarray) -> np.ndarray:
+    return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+
+
+def box_iou(dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
+    inter = box_intersection(dets, gts)
+    return inter / (box_area(dets)[:, None] + box_area(gts)[None, :] - inter)
+
+
+def box_ioa(dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
+    """Intersection over the detection's area, (len(dets), len(gts))."""
+    return box_intersection(dets, gts) / box_area(dets)[:, None]
+
+
+def mask_overlap(dets: list, gts: list, *, ioa: bool) -> np.ndarray:
+    """Mask IoU (or IoA over the detection's area) as float32, (len(dets), len(gts)).
+
+    pycocotools gives intersection/union of exact pixel counts in float64; rounding that to
+    float32 equals the reference's float32 division (double rounding is harmless for a
+    quotient), for masks under 2**24 pixels.
+    """
+    from pycocotools import mask as mask_utils
+
+    values = mask_utils.iou(dets, gts, [int(ioa)] * len(gts))
+    return np.asarray(values, dtype=np.float64).reshape(len(dets), len(gts)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- per image
+
+
+class _State:
+    """Per-class matching flags of one image (the reference's tp / group-of / box flags)."""
+
+    def __init__(self, n: int, threshold: float):
+        self.tp = np.zeros(n, dtype=bool)
+        self.group = np.zeros(n, dtype=bool)
+        self.box_only = np.zeros(n, dtype=bool)
+        self.threshold = threshold
+
+    def match_iou(self, overlap: np.ndarray, box_only: bool) -> None:
+        best = overlap.argmax(axis=1)
+        best_value = overlap[np.arange(len(best)), best]
+        eligible = np.flatnonzero(~self.tp & ~self.group & (best_value >= self.threshold))
+        _, first = np.unique(best[eligible], return_index=True)
+        winners = eligible[first]  # first (highest-scored) eligible detection of each GT
+        self.tp[winners] = True
+        if box_only:
+            self.box_only[winners] = True
+
+    def match_ioa(self, overlap: np.ndarray, scores: np.ndarray, weight: float,
+                  box_only: bool) -> np.ndarray:
+        best = overlap.argmax(axis=1)
+        best_value = overlap[np.arange(len(best)), best]
+        hit = ~self.tp & ~self.group & (best_value >= self.threshold)
+        self.group |= hit
+        if box_only:
+            self.box_only |= hit
+        group_scores = np.zeros(overlap.shape[1], dtype=float)
+        np.maximum.at(group_scores, best[hit], scores[hit])
+        if weight <= 0:
+            return group_scores[:0]
+        return group_scores[group_scores > 0]
+
+
+def _match_class(boxes: np.ndarray, scores: np.ndarray, masks: list | None, gt_boxes: np.ndarray,
+                 gt_group: np.ndarray, gt_masks: list | None,
+                 p: OIParams) -> tuple[np.ndarray, np.ndarray]:
+    """Entries (scores, TP labels) of one class in one image; detections sorted by score."""
+    n = len(scores)
+    if len(gt_boxes) == 0:
+        return scores, np.zeros(n, dtype=float)
+    st = _State(n, p.iou_threshold)
+    weight = p.group_of_weight
+    if p.masks:
+        present = np.array([m is not None for m in gt_masks], dtype=bool)
+        with_mask, box_only = np.flatnonzero(present), np.flatnonzero(~present)
+        plain, grouped = with_mask[~gt_group[with_mask]], with_mask[gt_group[with_mask]]
+        if plain.size:
+            st.match_iou(mask_overlap(masks, [gt_masks[i] for i in plain], ioa=False), False)
+        group_scores = np.zeros(0)
+        if grouped.size:
+            group_scores = st.match_ioa(mask_overlap(masks, [gt_masks[i] for i in grouped],
+                                                     ioa=True), scores, weight, False)
+        plain, grouped = box_only[~gt_group[box_only]], box_only[gt_group[box_only]]
+        if plain.size:
+            st.match_iou(box_iou(boxes, gt_boxes[plain]), True)
+        if grouped.size:
+            st.match_ioa(box_ioa(boxes, gt_boxes[grouped]), scores, weight, True)
+        keep = ~st.group & ~st.box_only
+    else:
+        plain, grouped = np.flatnonzero(~gt_group), np.flatnonzero(gt_group)
+        if plain.size:
+            st.match_iou(box_iou(boxes, gt_boxes[plain]), False)
+        group_scores = np.zeros(0)
+        if grouped.size:
+            group_scores = st.match_ioa(box_ioa(boxes, gt_boxes[grouped]), scores, weight, False)
+        keep = ~st.group
+    return (np.concatenate((scores[keep], group_scores)),
+            np.concatenate((st.tp[keep].astype(float), np.full(len(group_scores), weight))))
+
+
+def image_records(gt: ImageGT, pred: ImagePred, params: OIParams = OIParams(),
+                  counts: dict | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per-class entries (scores, TP labels as float) of one image, in the reference's order."""
+    if len(pred.scores) == 0:
+        return {}
+    # classes with an image-level label or a GT box (label -1: class unknown to the GT)
+    size = int(max(pred.labels.max(initial=0), gt.labels.max(initial=0),
+                   gt.verified.max(initial=0))) + 2
+    evaluatable = np.zeros(size, dtype=bool)
+    evaluatable[gt.verified] = True
+    evaluatable[gt.labels] = True
+    allowed = evaluatable[pred.labels]
+    boxes, scores, labels = pred.boxes[allowed], pred.scores[allowed], pred.labels[allowed]
+    valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+    if counts is not None:
+        counts["unverified"] = counts.get("unverified", 0) + int((~allowed).sum())
+        counts["invalid_boxes"] = counts.get("invalid_boxes", 0) + int((~valid).sum())
+    masks = None
+    if params.masks:
+        if pred.masks is None:
+            raise UserError("mask evaluation needs detection masks")
+        kept = np.flatnonzero(allowed)[valid]
+        masks = [pred.masks[i] for i in kept]
+        _check_sizes(gt, masks)
+    boxes, scores, labels = boxes[valid], scores[valid], labels[valid]
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for c in np.unique(labels):
+        sel = np.flatnonzero(labels == c)
+        s = scores[sel]
+        ok = s > params.min_score
+        sel, s = sel[ok], s[ok]
+        if not sel.size:
+            continue
+        order = np.argsort(s)[::-1][:params.max_detections]
+        sel = sel[order]
+        on = gt.labels == c
+        gt_masks = None
+        if params.masks:
+            gt_masks = [m for m, o in zip(gt.masks or [None] * len(on), on) if o]
+        out[int(c)] = _match_class(boxes[sel], s[order],
+                                   [masks[i] for i in sel] if masks is not None else None,
+                                   gt.boxes[on], gt.group_of[on], gt_masks, params)
+    return out
+
+
+def _check_sizes(gt: ImageGT, det_masks: list) -> None:
+    gt_sizes = {tuple(m["size"]) for m in (gt.masks or []) if m is not None}
+    det_sizes = {tuple(m["size"]) for m in det_masks if m is not None}
+    if gt_sizes and det_sizes and gt_sizes != det_sizes:
+        raise UserError(f"detection masks are {sorted(det_sizes)} (height, width) but the ground "
+                        f"truth masks of the image are {sorted(gt_sizes)}")
+
+
+def count_gt(gt: OpenImagesGT, params: OIParams = OIParams()) -> np.ndarray:
+    """GT instances per class: non-group-of + weight x group-of (masks: only those with a mask)."""
+    plain = np.zeros(len(gt.classes), dtype=np.int64)
+    grouped = np.zeros(len(gt.classes), dtype=np.int64)
+    for img in gt.images.values():
+        counted = np.ones(len(img.labels), dtype=bool)
+        if params.masks:
+            counted = np.array([m is not None for m in (img.masks or [None] * len(img.labels))],
+                               dtype=bool)
+        plain += np.bincount(img.labels[counted & ~img.group_of], minlength=len(gt.classes))
+        grouped += np.bincount(img.labels[counted & img.group_of], minlength=len(gt.classes))
+    return plain + params.group_of_weight * grouped
+
+
+# --------------------------------------------------------------------------- AP
+
+
+def precision_recall(scores: np.ndarray, labels: np.ndarray,
+                     num_gt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall after each entry, entries sorted by descending score."""
+    order = np.argsort(scores)[::-1]
+    tp = np.asarray(labels, dtype=float)[order]
+    fp = (tp <= 0).astype(float)
+    cum_tp, cum_fp = np.cumsum(tp), np.cumsum(fp)
+    return cum_tp / (cum_tp + cum_fp), cum_tp / num_gt
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray, num_gt: float) -> float:
+    """AP (0..1) = area under the precision envelope, VOC all-point; NaN if ``num_gt`` is 0."""
+    if num_gt == 0:
+        return float("nan")
+    if len(scores) == 0:
+        return 0.0
+    precision, recall = precision_recall(np.asarray(scores, dtype=float), labels, num_gt)
+    recall = np.concatenate(([0.0], recall, [1.0]))
+    precision = np.concatenate(([0.0], precision, [0.0]))
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    steps = np.flatnonzero(recall[1:] != recall[:-1]) + 1
+    return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
+
+
+# --------------------------------------------------------------------------- whole set
+
+
+def accumulate(gt: OpenImagesGT, preds: Mapping[str, ImagePred], params: OIParams = OIParams(),
+               counts: dict | None = None) -> list[tuple[list, list]]:
+    """Pooled entries per class: images in sorted ImageID order (as ``groupby`` adds them)."""
+    pooled: list[tuple[list, list]] = [([], []) for _ in gt.classes]
+    for key in sorted(preds):
+        pred = preds[key]
+        image = gt.images.get(key)
+        if image is None:
+            if counts is not None:
+                counts["unknown_image_detections"] = (counts.get("unknown_image_detections", 0)
+                                                      + len(pred.scores))
+            continue
+        if counts is not None:
+            counts["unknown_class"] = counts.get("unknown_class", 0) + int((pred.labels < 0).sum())
+        for c, (s, lab) in image_records(image, pred, params, counts).items():
+            pooled[c][0].append(s)
+            pooled[c][1].append(lab)
+    return pooled
+
+
+def finalize(classes: list[str], pooled: list[tuple[list, list]], num_gt: np.ndarray,
+             params: OIParams, counts: dict | None = None) -> OpenImagesResult:
+    c = len(classes)
+    ap = np.full(c, np.nan)
+    num_tp = np.zeros(c)
+    entries = np.zeros(c, dtype=np.int64)
+    for i, (score_parts, label_parts) in enumerate(pooled):
+        scores = np.concatenate(score_parts) if score_parts else np.zeros(0)
+        labels = np.concatenate(label_parts) if label_parts else np.zeros(0)
+        num_tp[i] = labels.sum()
+        entries[i] = len(scores)
+        if num_gt[i] > 0:
+            ap[i] = average_precision(scores, labels, num_gt[i])
+    return OpenImagesResult(classes=list(classes), ap=ap, num_gt=np.asarray(num_gt, dtype=float),
+                            num_tp=num_tp, num_entries=entries, params=params,
+                            counts=dict(counts or {}))
+
+
+def evaluate(gt: OpenImagesGT, preds: Mapping[str, ImagePred], params: OIParams | None = None,
+             **settings) -> OpenImagesResult:
+    """Open Images Challenge AP per class and mAP of ``preds`` against ``gt``.
+
+    ``settings`` are :class:`OIParams` fields (``masks=True``, ``iou_threshold=...``).
+    """
+    params = params or OIParams(**settings)
+    if params.masks and not gt.has_masks:
+        raise UserError("mask evaluation needs ground truth masks")
+    counts: dict[str, int] = {}
+    pooled = accumulate(gt, preds, params, counts)
+    return finalize(gt.classes, pooled, count_gt(gt, params), params, counts)
