@@ -1,0 +1,254 @@
+"""MOTChallenge tracking files (TVD, HiEve) turned into neutral numpy tables.
+
+A ground-truth ``gt/gt.txt`` row is ``frame,id,x,y,w,h,conf,class,visibility`` (MOT16/17) or
+``frame,id,x,y,w,h,conf,wx,wy,wz`` (MOT15, whose last three columns the loader reads as class,
+visibility and an unused column, like motmetrics does). A tracker output row is
+``frame,id,x,y,w,h[,conf[,-1,-1,-1]]``. Fields are separated by commas or white space. Missing
+trailing columns take ``conf=1``, ``class=-1``, ``visibility=-1``. (motmetrics' own loader turns a
+missing confidence into NaN and then drops the row; files written by JDE always have 10 columns.)
+
+Evaluators never read files: they receive :class:`MotTable` objects.
+"""
+
+from __future__ import annotations
+
+import configparser
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vcmctc.errors import UserError
+
+# Column defaults for the optional trailing columns conf, class, visibility, unused.
+_DEFAULTS = (1.0, -1.0, -1.0, -1.0)
+_MIN_COLS, _MAX_COLS = 6, 10
+
+
+@dataclass(frozen=True, eq=False)
+class MotTable:
+    """One MOTChallenge file as columns, sorted by frame (stable: file order within a frame).
+
+    ``line`` holds each row's 1-based line number in ``source`` for error messages.
+    """
+
+    frame: np.ndarray  # int64
+    id: np.ndarray  # int64
+    x: np.ndarray  # float64, top-left corner as written in the file
+    y: np.ndarray
+    w: np.ndarray
+    h: np.ndarray
+    conf: np.ndarray  # float64
+    cls: np.ndarray  # float64 (class id; MOT15 world x)
+    visibility: np.ndarray  # float64
+    line: np.ndarray  # int64
+    source: str = "<memory>"
+
+    def __len__(self) -> int:
+        return int(self.frame.shape[0])
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """``(N, 4)`` float64 array of ``x, y, w, h``."""
+        return np.stack([self.x, self.y, self.w, self.h], axis=1)
+
+    def subset(self, keep: np.ndarray) -> "MotTable":
+        """Rows selected by a boolean mask or an index array (order kept)."""
+        return MotTable(*(getattr(self, f)[keep] for f in _ARRAY_FIELDS), source=self.source)
+
+    @classmethod
+    def from_rows(cls, rows, source: str = "<memory>") -> "MotTable":
+        """Build a table from rows ``(frame, id, x, y, w, h[, conf[, class[, visibility]]])``."""
+        rows = [tuple(r) for r in rows]
+        if any(not _MIN_COLS <= len(r) <= _MAX_COLS for r in rows):
+            raise ValueError(f"rows need {_MIN_COLS} to {_MAX_COLS} values")
+        rows = [r + _DEFAULTS[len(r) - _MIN_COLS:] for r in rows]
+        data = np.asarray(rows, dtype=np.float64).reshape(-1, _MAX_COLS)
+        return _table_from_array(data, np.arange(1, data.shape[0] + 1), source)
+
+
+_ARRAY_FIELDS = ("frame", "id", "x", "y", "w", "h", "conf", "cls", "visibility", "line")
+
+
+@dataclass(frozen=True)
+class SeqInfo:
+    """The ``[Sequence]`` section of a MOTChallenge ``seqinfo.ini``."""
+
+    name: str
+    frame_rate: float | None
+    seq_length: int
+    im_width: int | None
+    im_height: int | None
+
+
+def _table_from_array(data: np.ndarray, lines: np.ndarray, source: str) -> MotTable:
+    frame, ids = data[:, 0], data[:, 1]
+    for col, what in ((frame, "frame"), (ids, "id")):
+        bad = np.flatnonzero(~np.isfinite(col) | (col != np.round(col)))
+        if bad.size:
+            i = bad[0]
+            raise UserError(f"{what} must be an integer, got {float(col[i])!r}", file=source,
+                            line=int(lines[i]))
+    bad = np.flatnonzero(~np.isfinite(data[:, 2:6]).all(axis=1))
+    if bad.size:
+        raise UserError("x, y, w, h must be finite numbers", file=source, line=int(lines[bad[0]]))
+    order = np.argsort(frame, kind="stable")
+    d = data[order]
+    return MotTable(frame=d[:, 0].astype(np.int64), id=d[:, 1].astype(np.int64),
+                    x=d[:, 2].copy(), y=d[:, 3].copy(), w=d[:, 4].copy(), h=d[:, 5].copy(),
+                    conf=d[:, 6].copy(), cls=d[:, 7].copy(), visibility=d[:, 8].copy(),
+                    line=np.asarray(lines, dtype=np.int64)[order], source=source)
+
+
+def _split(line: str) -> list[str]:
+    return [f.strip() for f in line.split(",")] if "," in line else line.split()
+
+
+def _line_widths(text: str) -> np.ndarray | None:
+    """Fields per line (0 for a blank line), or None if a line has an empty field."""
+    if not any(c in text for c in " \t\r\f\v"):  # plain comma-separated: count in numpy
+        buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10)
+        if len(buf) and buf[-1] != 10:
+            ends = np.r_[ends, len(buf)]
+        starts = np.r_[0, ends[:-1] + 1]
+        commas = np.r_[0, np.cumsum(buf == 44)]
+        n_commas = commas[ends] - commas[starts]
+        blank = ends == starts
+        if ",," in text or (buf[starts[~blank]] == 44).any() or (buf[ends[~blank] - 1] == 44).any():
+            return None  # an empty field
+        return np.where(blank, 0, n_commas + 1)
+    norm = text.replace(",", " ")
+    widths = np.fromiter((len(ln.split()) for ln in norm.splitlines()), dtype=np.int64)
+    commas = np.fromiter((ln.count(",") for ln in text.splitlines()), dtype=np.int64)
+    if ((commas > 0) & (widths != commas + 1)).any():
+        return None  # an empty field (",," or a leading / trailing comma)
+    return widths
+
+
+def _fast_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The whole file in one C-level conversion when every line is well formed, else None."""
+    widths = _line_widths(text)
+    if widths is None:
+        return None
+    lines = np.flatnonzero(widths) + 1
+    widths = widths[widths > 0]
+    if widths.size == 0:
+        return np.empty((0, _MAX_COLS)), lines
+    width = int(widths[0])
+    if not (_MIN_COLS <= width <= _MAX_COLS and (widths == width).all()):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            # correctly rounded like Python's float(), as motmetrics' python-engine loader
+            flat = np.fromstring(text.replace(",", " "), dtype=np.float64, sep=" ")
+    except (ValueError, DeprecationWarning):
+        return None
+    if flat.size != widths.size * width:
+        return None
+    data = flat.reshape(-1, width)
+    if width < _MAX_COLS:
+        pad = np.broadcast_to(np.asarray(_DEFAULTS[width - _MIN_COLS:]),
+                              (len(data), _MAX_COLS - width))
+        data = np.hstack([data, pad])
+    return data, lines
+
+
+def parse_mot_text(text: str, source: str = "<memory>") -> MotTable:
+    """Parse MOTChallenge text (see the module docstring); blank lines are skipped."""
+    fast = _fast_parse(text)
+    if fast is not None:
+        return _table_from_array(fast[0], fast[1], source)
+    # slow path: find the first bad line, or pad rows of different widths
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            rows.append(_split(line))
+            lines.append(number)
+    out = np.empty((len(rows), _MAX_COLS))
+    for k, (fields, number) in enumerate(zip(rows, lines)):
+        if not _MIN_COLS <= len(fields) <= _MAX_COLS:
+            raise UserError(f"expected {_MIN_COLS} to {_MAX_COLS} fields "
+                            "(frame,id,x,y,w,h,conf,class,visibility), "
+                            f"got {len(fields)}", file=source, line=number)
+        for c, field in enumerate(fields):
+            try:
+                out[k, c] = float(field)
+            except ValueError:
+                raise UserError(f"field {c + 1} is not a number: {field!r}", file=source,
+                                line=number) from None
+        out[k, len(fields):] = _DEFAULTS[len(fields) - _MIN_COLS:]
+    return _table_from_array(out, np.asarray(lines, dtype=np.int64), source)
+
+
+def check_frames(table: MotTable, first_frame: int, seq_length: int | None = None) -> None:
+    """Raise a UserError unless every frame lies in ``[first_frame, first_frame + seq_length)``."""
+    last = None if seq_length is None else first_frame + seq_length - 1
+    bad = table.frame < first_frame
+    if last is not None:
+        bad |= table.frame > last
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        span = f"[{first_frame}, {last}]" if last is not None else f">= {first_frame}"
+        raise UserError(f"frame {int(table.frame[i])} outside the sequence's frames {span}",
+                        file=table.source, line=int(table.line[i]))
+
+
+def read_mot_txt(path: str | Path, *, first_frame: int | None = None,
+                 seq_length: int | None = None) -> MotTable:
+    """Read a MOTChallenge txt file; with ``first_frame`` check the frame range too."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read MOT file: {exc}", file=path) from None
+    table = parse_mot_text(text, source=str(path))
+    if first_frame is not None:
+        check_frames(table, first_frame, seq_length)
+    return table
+
+
+def read_seqinfo(path: str | Path) -> SeqInfo:
+    """Read ``seqinfo.ini`` (section ``[Sequence]``; ``seqLength`` is required)."""
+    path = Path(path)
+    parser = configparser.ConfigParser()
+    try:
+        with path.open(encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise UserError(f"cannot read seqinfo: {exc}", file=path) from None
+    if not parser.has_section("Sequence"):
+        raise UserError("missing [Sequence] section", file=path)
+    sec = parser["Sequence"]
+
+    def get(key: str, kind, required: bool = False):
+        value = sec.get(key)
+        if value is None or not value.strip():
+            if required:
+                raise UserError(f"missing key {key}", file=path, where="[Sequence]")
+            return None
+        try:
+            return kind(value.strip())
+        except ValueError:
+            raise UserError(f"{key} is not a valid {kind.__name__}: {value!r}", file=path,
+                            where="[Sequence]") from None
+
+    length = get("seqLength", int, required=True)
+    if length <= 0:
+        raise UserError(f"seqLength must be positive, got {length}", file=path,
+                        where="[Sequence]")
+    return SeqInfo(name=sec.get("name", path.parent.name), frame_rate=get("frameRate", float),
+                   seq_length=length, im_width=get("imWidth", int),
+                   im_height=get("imHeight", int))
+
+
+def load_mot_sequence(seq_dir: str | Path, *, first_frame: int) -> tuple[MotTable, SeqInfo]:
+    """Load ``<seq>/gt/gt.txt`` and ``<seq>/seqinfo.ini``, checking the GT frame range."""
+    seq_dir = Path(seq_dir)
+    info = read_seqinfo(seq_dir / "seqinfo.ini")
+    gt = read_mot_txt(seq_dir / "gt" / "gt.txt", first_frame=first_frame,
+                      seq_length=info.seq_length)
+    return gt, info

@@ -1,0 +1,135 @@
+"""HOTA (Luiten et al., IJCV 2021) as additive per-sequence sums, following TrackEval.
+
+TrackEval's ``HOTA.eval_sequence`` is reproduced: IoU similarity without threshold, a global
+alignment score per (GT id, tracker id) pair accumulated over the sequence, one Hungarian matching
+per frame on ``alignment * similarity``, and per-alpha TP/FN/FP, LocA and association sums for the
+19 thresholds ``alpha = 0.05, 0.10, ..., 0.95``. Only sums are kept, so a combined row (class,
+overall) is the sum of its sequences' sums; that is exactly how TrackEval's ``combine_sequences``
+combines HOTA (summed HOTA_TP/FN/FP, HOTA_TP-weighted AssA/AssRe/AssPr and LocA).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+# Exactly TrackEval's thresholds (np.arange keeps its floating-point values).
+HOTA_ALPHAS = np.arange(0.05, 0.99, 0.05)
+_EPS = np.finfo("float").eps
+SUM_FIELDS = ("tp", "fn", "fp", "loc", "ass", "ass_re", "ass_pr")
+
+
+def trackeval_iou_matrix(g: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``(..., n, m)`` IoU between ``(..., n, 4)`` and ``(..., m, 4)`` ``x, y, w, h`` rows with
+    TrackEval's ``_calculate_box_ious`` arithmetic and degenerate-box rules (zero area or zero
+    union give 0)."""
+    g1 = g[..., :2] + g[..., 2:]
+    p1 = p[..., :2] + p[..., 2:]
+    inter = None
+    for c in (0, 1):
+        side = np.minimum(g1[..., :, None, c], p1[..., None, :, c])
+        side -= np.maximum(g[..., :, None, c], p[..., None, :, c])
+        np.maximum(side, 0, out=side)
+        inter = side if inter is None else np.multiply(inter, side, out=inter)
+    area_g = (g1[..., 0] - g[..., 0]) * (g1[..., 1] - g[..., 1])
+    area_p = (p1[..., 0] - p[..., 0]) * (p1[..., 1] - p[..., 1])
+    union = area_g[..., :, None] + area_p[..., None, :]
+    union -= inter
+    small = union <= 0 + _EPS
+    inter[small | (area_g <= 0 + _EPS)[..., :, None] | (area_p <= 0 + _EPS)[..., None, :]] = 0
+    union[small] = 1
+    return np.divide(inter, union, out=inter)
+
+
+def empty_sums() -> dict[str, np.ndarray]:
+    n = len(HOTA_ALPHAS)
+    return {f: np.zeros(n, np.int64) if f in ("tp", "fn", "fp") else np.zeros(n)
+            for f in SUM_FIELDS}
+
+
+def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
+              frames: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-alpha HOTA sums of one sequence.
+
+    ``gt_idx`` / ``tr_idx``: contiguous id index (0..n-1) of every GT / tracker box of the
+    sequence. ``frames`` yields, in frame order, ``(g, t, sim)`` for every frame with boxes on
+    both sides: the boxes' id indices and their ``(len(g), len(t))`` IoU matrix. Frames with boxes
+    on one side only add FN or FP, which follow from the totals.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    out = empty_sums()
+    n_gt, n_tr = len(gt_idx), len(tr_idx)
+    out["fn"][:] = n_gt
+    out["fp"][:] = n_tr
+    frames = list(frames)
+    if n_gt == 0 or n_tr == 0 or not frames:
+        return out
+
+    gt_count = np.bincount(gt_idx).astype(float)
+    tr_count = np.bincount(tr_idx).astype(float)
+    n_g, n_t = len(gt_count), len(tr_count)
+
+    # Pass 1: global alignment between ids, with TrackEval's per-frame arithmetic; bincount adds
+    # the frames' contributions to each (gt, tracker) cell in frame order, like its loop.
+    keys, weights = [], []
+    for g, t, sim in frames:
+        denom = sim.sum(0)[np.newaxis, :] + sim.sum(1)[:, np.newaxis] - sim
+        sim_iou = np.zeros_like(sim)
+        mask = denom > 0 + _EPS
+        sim_iou[mask] = sim[mask] / denom[mask]
+        keys.append((g[:, None] * n_t + t[None, :]).ravel())
+        weights.append(sim_iou.ravel())
+    potential = np.bincount(np.concatenate(keys), np.concatenate(weights),
+                            minlength=n_g * n_t).reshape(n_g, n_t)
+    alignment = potential / (gt_count[:, None] + tr_count[None, :] - potential)
+
+    # Pass 2: one matching per frame maximising alignment * similarity.
+    m_g, m_t, m_sim = [], [], []
+    for g, t, sim in frames:
+        score = alignment[g[:, None], t[None, :]] * sim
+        positive = score > 0
+        if positive.sum(0).max() <= 1 and positive.sum(1).max() <= 1:
+            # Each positive pair is alone in its row and column, so every optimal matching
+            # contains all of them; the other matched pairs have similarity 0 and never count.
+            rows, cols = np.nonzero(positive)
+        else:
+            rows, cols = linear_sum_assignment(-score)
+        m_g.append(g[rows])
+        m_t.append(t[cols])
+        m_sim.append(sim[rows, cols])
+    mg, mt, ms = np.concatenate(m_g), np.concatenate(m_t), np.concatenate(m_sim)
+
+    # Per alpha: a match counts when its similarity reaches alpha (TrackEval's eps rule).
+    matched = ms[None, :] >= (HOTA_ALPHAS - _EPS)[:, None]  # (alphas, matches)
+    out["tp"] = matched.sum(axis=1).astype(np.int64)
+    out["fn"] = n_gt - out["tp"]
+    out["fp"] = n_tr - out["tp"]
+    out["loc"] = np.where(matched, ms[None, :], 0.0).sum(axis=1)
+    pair, pair_inv = np.unique(mg * n_t + mt, return_inverse=True)
+    pg, pt = pair // n_t, pair % n_t
+    for a in range(len(HOTA_ALPHAS)):
+        count = np.bincount(pair_inv, weights=matched[a], minlength=len(pair))
+        out["ass"][a] = np.sum(count * (count / np.maximum(1, gt_count[pg] + tr_count[pt] - count)))
+        out["ass_re"][a] = np.sum(count * (count / np.maximum(1, gt_count[pg])))
+        out["ass_pr"][a] = np.sum(count * (count / np.maximum(1, tr_count[pt])))
+    return out
+
+
+def hota_scores(sums: dict[str, np.ndarray]) -> dict[str, float]:
+    """HOTA, DetA, AssA, LocA, ... (0..1, averaged over alpha) from summed counts."""
+    tp, fn, fp = (sums[k].astype(float) for k in ("tp", "fn", "fp"))
+    det_re = tp / np.maximum(1, tp + fn)
+    det_pr = tp / np.maximum(1, tp + fp)
+    det_a = tp / np.maximum(1, tp + fn + fp)
+    ass_a = sums["ass"] / np.maximum(1, tp)
+    ass_re = sums["ass_re"] / np.maximum(1, tp)
+    ass_pr = sums["ass_pr"] / np.maximum(1, tp)
+    loc_a = np.maximum(1e-10, sums["loc"]) / np.maximum(1e-10, tp)
+    hota = np.sqrt(det_a * ass_a)
+    return {"HOTA": float(np.mean(hota)), "DetA": float(np.mean(det_a)),
+            "AssA": float(np.mean(ass_a)), "LocA": float(np.mean(loc_a)),
+            "DetRe": float(np.mean(det_re)), "DetPr": float(np.mean(det_pr)),
+            "AssRe": float(np.mean(ass_re)), "AssPr": float(np.mean(ass_pr)),
+            "HOTA(0)": float(hota[0]), "LocA(0)": float(loc_a[0])}

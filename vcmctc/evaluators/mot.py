@@ -1,0 +1,632 @@
+"""Multi-object tracking metrics (MOTA, IDF1, HOTA...) with py-motmetrics 1.4.0 semantics.
+
+The CTC tracking score is motmetrics' MOTA. This module re-implements what motmetrics does,
+event for event, without pandas in the hot loop:
+
+* distances: ``1 - IoU`` computed with motmetrics' arithmetic on boxes shifted by -1 like its
+  MOTChallenge loader (so every distance is bit-identical); pairs with distance > 0.5 cannot match;
+* per frame (``MOTAccumulator.update``): first keep every GT's last-ever matched tracker id if it
+  is present and within the threshold (GT rows in file order), then solve the remaining pairs with
+  the same LAP solver and cost handling as ``motmetrics.lap`` (NaN edges made expensive, the full
+  matrix kept), an assignment that contradicts the GT's last-ever match is an ID switch;
+* fragmentations, MT/PT/ML, transfers/ascends/migrations as in ``motmetrics.metrics``;
+* IDF1: the global min-cost GT-id / tracker-id matching over every frame pair within the
+  threshold (the optimal count is unique, so any exact solver gives motmetrics' numbers).
+
+Every sequence yields a :class:`MotCounts` of additive counts; :func:`finalize` turns counts into
+scores, for a sequence and for summed counts (class / overall rows) alike, like motmetrics'
+``OVERALL`` row. HOTA (TrackEval semantics) lives in :mod:`vcmctc.evaluators.hota`.
+
+Protocols (how public CTC evaluators call motmetrics):
+
+* ``plain``: ``compare_to_groundtruth(gt, pred, 'iou', distth=0.5)`` with GT rows of confidence
+  >= -1 (motmetrics' loader default);
+* ``hieve``: the same with GT loaded with ``min_confidence=1``;
+* ``tvd``: ``CLEAR_MOT_M``: predictions matched (one LAP per frame, frames 1..seqLength) to a
+  distractor GT (classes 2, 7, 8, 12) or a GT with visibility < 0 are removed, then only GT with
+  confidence >= 0.99 and class 1 is evaluated.
+
+``pred_offset=(dx, dy)`` is added to the predicted x, y. Loading both files with motmetrics (or
+CompressAI-Vision with ``apply_pred_offset=True``) is ``(0, 0)``; CompressAI-Vision's default
+(in-memory predictions against GT shifted by motmetrics' loader) is ``(1, 1)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable, Iterable
+
+import numpy as np
+
+from vcmctc.datasets.mot import MotTable
+from vcmctc.errors import UserError
+from vcmctc.evaluators import hota as _hota
+from vcmctc.registry import Registry
+
+MAX_DISTANCE = 0.5  # motmetrics distth: pairs with 1 - IoU > 0.5 cannot be matched
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How ground truth and predictions are filtered before matching."""
+
+    name: str
+    gt_min_confidence: float  # motmetrics loader: keep rows with conf >= this
+    mot16_preprocess: bool  # CLEAR_MOT_M: distractor removal + (conf >= 0.99, class 1) GT
+    description: str
+
+
+PROTOCOLS = {
+    "plain": Protocol("plain", -1.0, False,
+                      "motmetrics compare_to_groundtruth, IoU distance <= 0.5"),
+    "tvd": Protocol("tvd", -1.0, True,
+                    "motmetrics CLEAR_MOT_M (MOT16 preprocessing), IoU distance <= 0.5"),
+    "hieve": Protocol("hieve", 1.0, False,
+                      "motmetrics compare_to_groundtruth, GT min_confidence=1, "
+                      "IoU distance <= 0.5"),
+}
+
+# MOT16 labels (1-based): person_on_vhcl 2, static_person 7, distractor 8, reflection 12.
+_MOT16_NUM_CLASSES = 13
+_MOT16_DISTRACTORS = (2, 7, 8, 12)
+
+
+def get_protocol(name: str) -> Protocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise UserError(f"unknown MOT protocol {name!r} (known: {', '.join(PROTOCOLS)})") from None
+
+
+# --------------------------------------------------------------------------- LAP solvers
+def _expensive_edges(costs: np.ndarray) -> np.ndarray:
+    """Replace NaN (forbidden) edges by a cost no optimal assignment prefers (motmetrics.lap)."""
+    valid = np.isfinite(costs)
+    if valid.all():
+        return costs.copy()
+    if not valid.any():
+        return np.zeros_like(costs)
+    r = min(costs.shape)
+    c = np.abs(costs[valid]).max() + 1
+    return np.where(valid, costs, 2 * r * c + 1)
+
+
+def _solve_scipy(finite: np.ndarray):
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(finite)
+
+
+def _solve_lap(finite: np.ndarray):
+    try:
+        from lap import lapjv
+    except ImportError:
+        raise UserError("LAP solver 'lap' needs the 'lap' package (pip install lap)") from None
+    row_to_col, _ = lapjv(finite, return_cost=False, extend_cost=True)
+    rows = np.flatnonzero(row_to_col != -1)
+    return rows, row_to_col[rows]
+
+
+def _solve_munkres(finite: np.ndarray):
+    try:
+        from munkres import Munkres
+    except ImportError:
+        raise UserError("LAP solver 'munkres' needs the 'munkres' package (pip install "
+                        "munkres)") from None
+    n_rows, n_cols = finite.shape
+    n = max(n_rows, n_cols)
+    square = np.zeros((n, n), dtype=finite.dtype)
+    square[:n_rows, :n_cols] = finite
+    pairs = np.array(Munkres().compute(square), dtype=int).reshape(-1, 2)
+    pairs = pairs[(pairs[:, 0] < n_rows) & (pairs[:, 1] < n_cols)]
+    return pairs[:, 0], pairs[:, 1]
+
+
+# The LAP solvers motmetrics can use; the choice matters only on exact cost ties.
+LAP_SOLVERS: Registry[Callable] = Registry("LAP solver")
+for _name in ("scipy", "lap", "munkres"):
+    LAP_SOLVERS.register(_name, f"vcmctc.evaluators.mot:_solve_{_name}")
+
+
+def _assign(costs: np.ndarray, solve: Callable) -> list[tuple[int, int]]:
+    """motmetrics.lap.linear_sum_assignment: pairs on finite edges, in the solver's order.
+
+    When every finite edge is alone in its row and its column, each of them is in every optimal
+    assignment of the expensive-edge problem (dropping one costs at least one expensive edge),
+    so they are returned, in row order as every solver lists them, without calling the solver.
+    """
+    valid = np.isfinite(costs)
+    if valid.sum(0).max(initial=0) <= 1 and valid.sum(1).max(initial=0) <= 1:
+        rows, cols = np.nonzero(valid)
+        return list(zip(rows.tolist(), cols.tolist()))
+    rows, cols = solve(_expensive_edges(costs))
+    rows = np.asarray(rows).astype(int)
+    cols = np.asarray(cols).astype(int)
+    keep = valid[rows, cols]
+    return list(zip(rows[keep].tolist(), cols[keep].tolist()))
+
+
+# --------------------------------------------------------------------------- counts
+@dataclass(frozen=True, eq=False)
+class MotCounts:
+    """Additive counts of one or more sequences (``a + b`` pools two sets of sequences)."""
+
+    num_sequences: int = 0
+    num_frames: int = 0  # frames with a GT or predicted row in the inputs, before any filter
+    num_objects: int = 0  # GT boxes evaluated
+    num_predictions: int = 0  # predicted boxes evaluated
+    num_unique_objects: int = 0  # GT ids
+    num_matches: int = 0  # MATCH events (motmetrics num_matches; excludes switches)
+    num_switches: int = 0
+    num_false_positives: int = 0
+    num_misses: int = 0
+    num_fragmentations: int = 0
+    num_transfer: int = 0
+    num_ascend: int = 0
+    num_migrate: int = 0
+    mostly_tracked: int = 0
+    partially_tracked: int = 0
+    mostly_lost: int = 0
+    distance_sum: float = 0.0  # sum of 1 - IoU over matches and switches
+    idtp: int = 0
+    idfp: int = 0
+    idfn: int = 0
+    hota: dict = field(default_factory=_hota.empty_sums)  # per-alpha HOTA sums
+    # Sequences whose HOTA is undefined: an id repeated within a frame (TrackEval refuses
+    # such files) or HOTA not computed. Pooled HOTA is NaN when any is.
+    hota_undefined: int = 0
+
+    def __add__(self, other: "MotCounts") -> "MotCounts":
+        if not isinstance(other, MotCounts):
+            return NotImplemented
+        values = {f.name: getattr(self, f.name) + getattr(other, f.name)
+                  for f in dataclasses.fields(self) if f.name != "hota"}
+        values["hota"] = {k: self.hota[k] + other.hota[k] for k in self.hota}
+        return MotCounts(**values)
+
+    def as_dict(self) -> dict:
+        """JSON-able form; :meth:`from_dict` reverses it."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "hota"}
+        d["hota"] = {k: v.tolist() for k, v in self.hota.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MotCounts":
+        values = dict(d)
+        values["hota"] = {k: np.asarray(v, dtype=np.int64 if k in ("tp", "fn", "fp") else float)
+                          for k, v in d["hota"].items()}
+        return cls(**values)
+
+
+def sum_counts(counts: Iterable[MotCounts]) -> MotCounts:
+    """Pool the counts of several sequences (a class or overall row)."""
+    total = MotCounts()
+    for c in counts:
+        total = total + c
+    return total
+
+
+def _ratio(a, b) -> float:
+    """a / b with IEEE semantics (0/0 = NaN, x/0 = inf), like motmetrics' quiet_divide."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.true_divide(np.float64(a), np.float64(b)))
+
+
+# Scores reported on a 0-100 scale; MOTP stays motmetrics' mean distance 1 - IoU in [0, 1].
+PERCENT_METRICS = ("MOTA", "IDF1", "IDP", "IDR", "Recall", "Precision", "HOTA", "DetA", "AssA",
+                   "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
+COUNT_METRICS = ("Frames", "GT", "Pred", "GT_IDs", "TP", "Matches", "FP", "FN", "IDSW", "Frag",
+                 "MT", "PT", "ML", "IDTP", "IDFP", "IDFN", "Transfer", "Ascend", "Migrate")
+HIGHER_IS_BETTER = {**{m: True for m in PERCENT_METRICS}, "MOTP": False}
+
+
+def finalize(c: MotCounts) -> dict[str, float | int]:
+    """Scores from counts (one sequence or pooled). Percent metrics are 0-100; ``MOTP`` is
+    motmetrics' mean ``1 - IoU`` over matched pairs (0-1, lower is better); counts are ints."""
+    detections = c.num_matches + c.num_switches
+    errors = c.num_misses + c.num_switches + c.num_false_positives
+    out: dict[str, float | int] = {
+        "MOTA": 100.0 * (1.0 - _ratio(errors, c.num_objects)),
+        "MOTP": _ratio(c.distance_sum, detections),
+        "IDF1": 100.0 * _ratio(2 * c.idtp, c.num_objects + c.num_predictions),
+        "IDP": 100.0 * _ratio(c.idtp, c.idtp + c.idfp),
+        "IDR": 100.0 * _ratio(c.idtp, c.idtp + c.idfn),
+        "Recall": 100.0 * _ratio(detections, c.num_objects),
+        "Precision": 100.0 * _ratio(detections, c.num_false_positives + detections),
+    }
+    hota_scores = _hota.hota_scores(c.hota)
+    out.update({k: (math.nan if c.hota_undefined else 100.0 * v)
+                for k, v in hota_scores.items() if k in PERCENT_METRICS})
+    out.update({
+        "Frames": c.num_frames, "GT": c.num_objects, "Pred": c.num_predictions,
+        "GT_IDs": c.num_unique_objects, "TP": detections, "Matches": c.num_matches,
+        "FP": c.num_false_positives, "FN": c.num_misses, "IDSW": c.num_switches,
+        "Frag": c.num_fragmentations, "MT": c.mostly_tracked, "PT": c.partially_tracked,
+        "ML": c.mostly_lost, "IDTP": c.idtp, "IDFP": c.idfp, "IDFN": c.idfn,
+        "Transfer": c.num_transfer, "Ascend": c.num_ascend, "Migrate": c.num_migrate,
+    })
+    return {k: (int(v) if k in COUNT_METRICS else float(v)) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- geometry
+def _mm_distances(a: np.ndarray, b: np.ndarray, max_distance: float) -> np.ndarray:
+    """``(..., n, m)`` matrices of ``1 - IoU`` between ``(..., n, 4)`` and ``(..., m, 4)``
+    ``x, y, w, h`` rows, with the operations of motmetrics' ``iou_matrix`` (hence the same
+    bits); NaN where the distance exceeds ``max_distance``."""
+    a_max = a[..., :2] + a[..., 2:]
+    b_max = b[..., :2] + b[..., 2:]
+    i_vol = None
+    for c in (0, 1):
+        side = np.minimum(a_max[..., :, None, c], b_max[..., None, :, c])
+        side -= np.maximum(a[..., :, None, c], b[..., None, :, c])
+        np.maximum(side, 0, out=side)
+        i_vol = side if i_vol is None else np.multiply(i_vol, side, out=i_vol)
+    a_size = np.maximum(a_max - a[..., :2], 0)
+    b_size = np.maximum(b_max - b[..., :2], 0)
+    u_vol = ((a_size[..., 0] * a_size[..., 1])[..., :, None]
+             + (b_size[..., 0] * b_size[..., 1])[..., None, :])
+    u_vol -= i_vol
+    zero = i_vol == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.divide(i_vol, u_vol, out=u_vol)
+    dist[zero] = 0.0
+    np.subtract(1, dist, out=dist)
+    dist[dist > max_distance] = np.nan
+    return dist
+
+
+@dataclass
+class _Frames:
+    """Frame-sorted GT and predictions cut into frames: rows ``gs[k]:ge[k]``, ``ps[k]:pe[k]``."""
+
+    frames: np.ndarray  # union of frame numbers, sorted
+    gs: np.ndarray
+    ge: np.ndarray
+    ps: np.ndarray
+    pe: np.ndarray
+
+    @classmethod
+    def cut(cls, g_frame: np.ndarray, p_frame: np.ndarray) -> "_Frames":
+        frames = np.union1d(g_frame, p_frame)
+        return cls(frames, *(np.searchsorted(f, frames, side)
+                             for f in (g_frame, p_frame) for side in ("left", "right")))
+
+    def both(self) -> np.ndarray:
+        """Indices of the frames with boxes on both sides."""
+        return np.flatnonzero((self.ge > self.gs) & (self.pe > self.ps))
+
+    def chunks(self, fn: Callable, gbox: np.ndarray, pbox: np.ndarray, ks: np.ndarray,
+               budget: int = 1 << 17):
+        """Evaluate ``fn`` (GT boxes x predicted boxes -> matrix) on frames ``ks`` in padded
+        batches. Yields ``(kk, out, n, m)``: frame indices, the ``(len(kk), N, M)`` result whose
+        ``out[q, :n[q], :m[q]]`` is frame ``kk[q]``'s matrix (padding is NaN), and the sizes.
+        Elementwise arithmetic does not depend on the batch: values equal per-frame calls."""
+        n_all, m_all = self.ge[ks] - self.gs[ks], self.pe[ks] - self.ps[ks]
+        lo = 0
+        while lo < len(ks):
+            hi, big_n, big_m = lo, 0, 0
+            while hi < len(ks):
+                bn, bm = max(big_n, n_all[hi]), max(big_m, m_all[hi])
+                if hi > lo and (hi - lo + 1) * bn * bm > budget:
+                    break
+                big_n, big_m, hi = bn, bm, hi + 1
+            kk, n, m = ks[lo:hi], n_all[lo:hi], m_all[lo:hi]
+            g = np.zeros((len(kk), big_n, 4))
+            p = np.zeros((len(kk), big_m, 4))
+            for pad, box, start, size in ((g, gbox, self.gs[kk], n), (p, pbox, self.ps[kk], m)):
+                q = np.repeat(np.arange(len(kk)), size)
+                local = np.arange(len(q)) - np.repeat(np.cumsum(size) - size, size)
+                pad[q, local] = box[np.repeat(start, size) + local]
+            out = fn(g, p)
+            inside = ((np.arange(big_n)[None, :, None] < n[:, None, None])
+                      & (np.arange(big_m)[None, None, :] < m[:, None, None]))
+            out[~inside] = np.nan
+            yield kk, out, n, m
+            lo = hi
+
+    def blocks(self, fn: Callable, gbox: np.ndarray, pbox: np.ndarray, ks: np.ndarray):
+        """``(k, matrix)`` per frame of ``ks`` (see :meth:`chunks`)."""
+        for kk, out, n, m in self.chunks(fn, gbox, pbox, ks):
+            for q, k in enumerate(kk.tolist()):
+                yield k, out[q, :n[q], :m[q]]
+
+
+# --------------------------------------------------------------------------- preprocessing
+def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray,
+                seq_length: int | None, solve: Callable, max_distance: float) -> np.ndarray:
+    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep."""
+    cls = gt.cls
+    bad = (cls != np.round(cls)) | (cls < 1) | (cls > _MOT16_NUM_CLASSES)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise UserError(f"protocol tvd needs MOT16 class ids 1..{_MOT16_NUM_CLASSES} in column 8, "
+                        f"got {float(cls[i])!r}", file=gt.source, line=int(gt.line[i]))
+    flagged = np.isin(cls, _MOT16_DISTRACTORS) | (gt.visibility < 0.0)
+    keep = np.ones(len(pred), dtype=bool)
+    if not flagged.any() or len(pred) == 0:
+        return keep
+    last = seq_length if seq_length is not None else int(max(gt.frame.max(), pred.frame.max()))
+    fr = _Frames.cut(gt.frame, pred.frame)
+    ks = fr.both()
+    # motmetrics visits frames 1..seqLength; only frames with a flagged GT can lose predictions
+    n_flagged = np.r_[0, np.cumsum(flagged)]
+    hot = ((fr.frames[ks] >= 1) & (fr.frames[ks] <= last)
+           & (n_flagged[fr.ge[ks]] > n_flagged[fr.gs[ks]]))
+    dropped = []  # prediction rows matched to a flagged GT
+    dist = partial(_mm_distances, max_distance=max_distance)
+    for k, costs in fr.blocks(dist, gbox, pbox, ks[hot]):
+        gs, ps = int(fr.gs[k]), int(fr.ps[k])
+        if not np.isfinite(costs[flagged[gs:gs + costs.shape[0]]]).any():
+            continue  # no flagged GT can be matched: nothing to drop
+        dropped += [ps + j for i, j in _assign(costs, solve) if flagged[gs + i]]
+    if dropped:  # DataFrame.drop by (frame, id) label removes every row with that label
+        _, ids = np.unique(pred.id, return_inverse=True)
+        key = (pred.frame - pred.frame.min()) * (int(ids.max()) + 1) + ids
+        keep = ~np.isin(key, key[dropped])
+    return keep
+
+
+# --------------------------------------------------------------------------- main entry
+def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
+               pred_offset: tuple[float, float] = (0.0, 0.0), seq_length: int | None = None,
+               solver: str = "scipy", hota: bool = True,
+               max_distance: float = MAX_DISTANCE) -> MotCounts:
+    """Counts of one sequence (see the module docstring for the protocols and the offset).
+
+    ``seq_length`` bounds the frames the ``tvd`` preprocessing visits (1..seq_length, as
+    motmetrics reads it from seqinfo.ini); by default every frame >= 1. ``solver`` is the LAP
+    solver motmetrics would use (``scipy``, ``lap`` or ``munkres``); solvers differ only on exact
+    cost ties. ``hota=False`` skips HOTA (reported as NaN).
+    """
+    proto = get_protocol(protocol)
+    solve = LAP_SOLVERS.get(solver)
+    dx, dy = (float(v) for v in pred_offset)
+    num_frames = len(np.union1d(gt.frame, pred.frame))
+
+    gt = gt.subset(gt.conf >= proto.gt_min_confidence)
+    pred = pred.subset(pred.conf >= -1.0)
+    # motmetrics' loader subtracts 1 from x, y; the offset is applied on top of that.
+    gbox = gt.boxes + np.array([-1.0, -1.0, 0.0, 0.0])
+    pbox = pred.boxes + np.array([dx - 1.0, dy - 1.0, 0.0, 0.0])
+    if proto.mot16_preprocess:
+        keep = _mot16_keep(gt, gbox, pred, pbox, seq_length, solve, max_distance)
+        pred, pbox = pred.subset(keep), pbox[keep]
+        use = (gt.conf >= 0.99) & (gt.cls == 1)
+        gt, gbox = gt.subset(use), gbox[use]
+
+    g, p = _Side.of(gt, gbox), _Side.of(pred, pbox)
+    fr = _Frames.cut(gt.frame, pred.frame)
+    counts = dataclasses.replace(_clear_identity(g, p, fr, solve, max_distance),
+                                 num_sequences=1, num_frames=num_frames)
+    if not hota or g.repeated or p.repeated:
+        return dataclasses.replace(counts, hota_undefined=1)
+    # TrackEval reads the files as they are: no -1 shift, only the offset.
+    sums = _hota_for(g, p, pred.boxes + np.array([dx, dy, 0.0, 0.0]), fr)
+    return dataclasses.replace(counts, hota=sums)
+
+
+def evaluate_mot(gt: MotTable, pred: MotTable, **options) -> dict[str, float | int]:
+    """Scores of one sequence: ``finalize(mot_counts(gt, pred, **options))``."""
+    return finalize(mot_counts(gt, pred, **options))
+
+
+@dataclass
+class _Side:
+    """One side (GT or predictions) of a sequence, ready for matching."""
+
+    table: MotTable
+    box: np.ndarray  # x, y, w, h in motmetrics' coordinates
+    idx: np.ndarray  # dense id index 0..n_ids-1 per row
+    n_ids: int
+    id_frames: int  # distinct (frame, id) pairs: an id counts once per frame it appears in
+
+    @classmethod
+    def of(cls, table: MotTable, box: np.ndarray) -> "_Side":
+        _, idx = np.unique(table.id, return_inverse=True)
+        idx = idx.astype(np.int64)
+        n_ids = int(idx.max()) + 1 if len(idx) else 0
+        frames = table.frame - table.frame.min() if len(idx) else table.frame
+        return cls(table, box, idx, n_ids, len(np.unique(frames * n_ids + idx)))
+
+    @property
+    def repeated(self) -> bool:
+        """An id occurs twice in one frame."""
+        return self.id_frames < len(self.table)
+
+
+def _hota_for(g: _Side, p: _Side, pbox: np.ndarray, fr: _Frames):
+    frames = [(g.idx[fr.gs[k]:fr.ge[k]], p.idx[fr.ps[k]:fr.pe[k]], sim)
+              for k, sim in fr.blocks(_hota.trackeval_iou_matrix, g.table.boxes, pbox,
+                                      fr.both())]
+    return _hota.hota_sums(g.idx, p.idx, frames)
+
+
+def _frames_with_pairs(fr: _Frames, dist: Callable, gbox: np.ndarray, pbox: np.ndarray,
+                       near_g: list, near_p: list):
+    """``(k, distances)`` of the frames with at least one pair within the threshold; appends
+    every such (GT row, prediction row) pair to ``near_g`` / ``near_p`` on the way."""
+    for kk, out, n, m in fr.chunks(dist, gbox, pbox, fr.both()):
+        q, ii, jj = np.nonzero(out == out)  # finite (padding is NaN)
+        near_g.append(fr.gs[kk][q] + ii)
+        near_p.append(fr.ps[kk][q] + jj)
+        for q in np.unique(q).tolist():
+            yield int(kk[q]), out[q, :n[q], :m[q]]
+
+
+def _clear_identity(g: _Side, p: _Side, fr: _Frames, solve: Callable,
+                    max_distance: float) -> MotCounts:
+    """CLEAR-MOT events (MOTAccumulator.update, frame by frame) and identity counts."""
+    g_ids = g.table.id.tolist()
+    p_ids = p.table.id.tolist()
+
+    last_hid: dict[int, int] = {}  # motmetrics m: GT id -> last matched tracker id
+    res_m: dict[int, int] = {}  # tracker id -> GT id of its last step-2 match
+    ever_matched: set[int] = set()  # GT ids matched at least once (last_match)
+    hyp_history: set[int] = set()  # tracker ids matched at least once
+    tracked = np.zeros(len(g_ids), dtype=bool)  # per GT row: matched or switched
+    # Event order inside a frame (matches in assignment order, then misses) only matters for a
+    # GT id repeated in one frame: then each row's position among its frame's events is kept.
+    rank = np.zeros(len(g_ids), dtype=np.int64) if g.repeated else None
+    near_g: list[np.ndarray] = []  # (GT row, pred row) pairs within the threshold (IDF1)
+    near_p: list[np.ndarray] = []
+    n_match = n_switch = n_transfer = n_ascend = n_migrate = n_assigned = 0
+    d_sum = 0.0
+
+    dist = partial(_mm_distances, max_distance=max_distance)
+    for k, D in _frames_with_pairs(fr, dist, g.box, p.box, near_g, near_p):
+        gs, ps = int(fr.gs[k]), int(fr.ps[k])
+        n, m = D.shape
+        oids, hids = g_ids[gs:gs + n], p_ids[ps:ps + m]
+        row_used = [False] * n
+        col_used = [False] * m
+        order: list[int] = []
+
+        # 1. Carry forward each GT's last-ever match if present and within the threshold.
+        if last_hid:
+            col_of = {h: j for j, h in enumerate(hids)}  # the last column of each tracker id
+            repeated = len(col_of) < m
+            if repeated:
+                cols_of: dict[int, list[int]] = {}
+                for j, h in enumerate(hids):
+                    cols_of.setdefault(h, []).append(j)
+            for i, o in enumerate(oids):
+                h = last_hid.get(o)
+                if h is None or h not in col_of:
+                    continue
+                if repeated:  # the first column of that id not used yet
+                    j = next((j for j in cols_of[h] if not col_used[j]), None)
+                    if j is None:
+                        continue
+                else:
+                    j = col_of[h]
+                    if col_used[j]:
+                        continue
+                if D[i, j] != D[i, j]:  # NaN: too far
+                    continue
+                row_used[i] = col_used[j] = True
+                n_match += 1
+                d_sum += D[i, j]
+                ever_matched.add(o)
+                hyp_history.add(h)
+                order.append(i)
+
+        # 2. Assign the rest with the LAP solver on the full matrix (used rows/cols NaN).
+        costs = D
+        if order:
+            costs = D.copy()
+            costs[[i for i in range(n) if row_used[i]], :] = np.nan
+            costs[:, [j for j in range(m) if col_used[j]]] = np.nan
+        if not order or len(order) < min(n, m):
+            for i, j in _assign(costs, solve):
+                o, h = oids[i], hids[j]
+                prev = last_hid.get(o)
+                if prev is not None and prev != h:
+                    n_switch += 1
+                    if h not in hyp_history:
+                        n_ascend += 1
+                else:
+                    n_match += 1
+                t = res_m.get(h)
+                if t is not None and t != o:
+                    n_transfer += 1
+                    if o not in ever_matched:
+                        n_migrate += 1
+                hyp_history.add(h)
+                ever_matched.add(o)
+                d_sum += D[i, j]
+                row_used[i] = col_used[j] = True
+                last_hid[o] = h
+                res_m[h] = o
+                order.append(i)
+
+        # 3./4. Unmatched GT rows are misses, unmatched predictions false positives.
+        n_assigned += len(order)
+        rows = [gs + i for i in order]
+        tracked[rows] = True
+        if rank is not None:
+            rank[rows + [gs + i for i in range(n) if not row_used[i]]] = np.arange(n)
+
+    num_objects, num_predictions = len(g_ids), len(p_ids)
+    mt, pt, ml = _track_ratios(g.idx, tracked)
+    idtp, idfp, idfn = _identity(g, p, np.concatenate(near_g or [np.empty(0, int)]),
+                                 np.concatenate(near_p or [np.empty(0, int)]))
+    return MotCounts(
+        num_objects=num_objects, num_predictions=num_predictions, num_unique_objects=g.n_ids,
+        num_matches=n_match, num_switches=n_switch,
+        num_false_positives=num_predictions - n_assigned,
+        num_misses=num_objects - int(tracked.sum()),
+        num_fragmentations=_fragmentations(g.idx, g.table.frame, tracked, rank),
+        num_transfer=n_transfer, num_ascend=n_ascend, num_migrate=n_migrate,
+        mostly_tracked=mt, partially_tracked=pt, mostly_lost=ml, distance_sum=float(d_sum),
+        idtp=idtp, idfp=idfp, idfn=idfn)
+
+
+def _track_ratios(g_idx: np.ndarray, tracked: np.ndarray) -> tuple[int, int, int]:
+    """Mostly tracked (>= 80 % of boxes), partially tracked, mostly lost (< 20 %) GT ids."""
+    if len(g_idx) == 0:
+        return 0, 0, 0
+    total = np.bincount(g_idx)
+    hit = np.bincount(g_idx[tracked], minlength=len(total))
+    ratio = hit / total
+    return (int((ratio >= 0.8).sum()), int(((ratio >= 0.2) & (ratio < 0.8)).sum()),
+            int((ratio < 0.2).sum()))
+
+
+def _fragmentations(g_idx: np.ndarray, frame: np.ndarray, tracked: np.ndarray,
+                    rank: np.ndarray | None) -> int:
+    """Tracked -> missed transitions strictly inside each GT id's first..last tracked event
+    (events ordered by frame, then by ``rank`` within a frame when given)."""
+    if len(g_idx) == 0:
+        return 0
+    keys = (frame, g_idx) if rank is None else (rank, frame, g_idx)
+    seq = np.lexsort(keys)
+    obj, trk = g_idx[seq], tracked[seq]
+    same = obj[1:] == obj[:-1]
+    starts = np.flatnonzero(np.r_[True, ~same])
+    pos = np.arange(len(seq))
+    last = np.maximum.reduceat(np.where(trk, pos, -1), starts)  # last tracked event per id
+    group = np.cumsum(np.r_[False, ~same])
+    frag = (~trk[1:]) & trk[:-1] & same & (pos[1:] < last[group[1:]])
+    return int(frag.sum())
+
+
+def _identity(g: _Side, p: _Side, near_g: np.ndarray, near_p: np.ndarray
+              ) -> tuple[int, int, int]:
+    """IDTP, IDFP, IDFN of motmetrics' global id matching.
+
+    A (GT id, tracker id) pair earns one potential true positive per in-frame (GT row, pred row)
+    pair within the threshold (``near_g``, ``near_p``); an id counts once per frame it appears in.
+    The matching maximises the summed true positives; it is solved per connected component of
+    the id graph (the optimum, hence every count, is the same as motmetrics' dense problem).
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    best = 0
+    if len(near_g):
+        n_g, n_t = g.n_ids, p.n_ids
+        key, tp = np.unique(g.idx[near_g] * n_t + p.idx[near_p], return_counts=True)
+        rows, cols = key // n_t, key % n_t
+        graph = coo_matrix((np.ones(len(key)), (rows, n_g + cols)), shape=(n_g + n_t,) * 2)
+        _, label = connected_components(graph, directed=False)
+        comp = label[rows]
+        order = np.argsort(comp, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, comp[order][1:] != comp[order][:-1], True])
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            sel = order[lo:hi]
+            if hi - lo == 1:
+                best += int(tp[sel[0]])
+                continue
+            r_u, r_inv = np.unique(rows[sel], return_inverse=True)
+            c_u, c_inv = np.unique(cols[sel], return_inverse=True)
+            w = np.zeros((len(r_u), len(c_u)))
+            w[r_inv, c_inv] = tp[sel]
+            ri, ci = linear_sum_assignment(w, maximize=True)
+            best += int(w[ri, ci].sum())
+    idfn = g.id_frames - best
+    idfp = p.id_frames - best
+    return len(g.idx) - idfn, idfp, idfn
