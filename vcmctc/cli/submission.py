@@ -108,6 +108,12 @@ def evaluate_cmd(
         raise typer.Exit(130)
     typer.echo(summary_table(results))
     typer.echo(f"\nresults: {path}\nsignature: {results['signature']['line']}")
+    failed = [p for p in results["points"] if p["status"] != "ok"]
+    if failed:
+        typer.echo(f"vcmctc: {len(failed)} rate point(s) failed: "
+                   + "; ".join(f"{p['sequence']} {p['label']}: {p['message']}" for p in failed[:3])
+                   + ("; ..." if len(failed) > 3 else ""), err=True)
+        raise typer.Exit(1)
 
 
 def summary_table(results: dict) -> str:

@@ -457,13 +457,15 @@ def _curves(results: dict) -> tuple[list[Curve], list[Curve]]:
         unit = members[0].get("rate_unit") if members else ""
         label, _ = metric_info(members[0].get("metric_name") if members else None)
         bd = fmt(c.get("bd_rate"), DIGITS["bd_rate"], reason=c.get("status"))
+        anchor_curve = sorted((k["rate"], k["metric"]) for k in c.get("anchor_curve") or []
+                              if k.get("rate") is not None and k.get("metric") is not None)
         class_curves.append(Curve(
             name=f"class-{c['class']}", title=f"class {c['class']} (pooled)", rate_unit=unit or "",
-            metric_label=label, anchor=[],
+            metric_label=label, anchor=anchor_curve,
             test=sorted((k["rate"], k["metric"]) for k in c["curve"]
                         if k.get("rate") is not None and k.get("metric") is not None),
             bd_text=f"BD-rate {bd.text}{' %' if bd.value is not None else ''}",
-            note="the anchor's pooled class curve is not stored in results.json"))
+            note="" if anchor_curve else "the anchor has no pooled class curve"))
     return curves, class_curves
 
 

@@ -31,9 +31,14 @@ class AnchorSource:
         return self.points.get(seq_id, [])
 
 
-def load_anchor_source(name: str | Path, edition) -> AnchorSource:
+def load_anchor_source(name: str | Path, edition, root: Path | None = None) -> AnchorSource:
+    """``name`` is an anchor id, or a results.json path (relative to ``root``, the submission)."""
     path = Path(name)
-    if path.suffix == ".json" and path.is_file():
+    if path.suffix == ".json":
+        if root is not None and not path.is_absolute():
+            path = (root / path).resolve()
+        if not path.is_file():
+            raise UserError("anchor results file not found", file=path)
         return _from_results(path, edition)
     from vcmctc.ctc.anchors import anchor_table, load_anchor
 
@@ -70,7 +75,7 @@ def _from_results(path: Path, edition) -> AnchorSource:
     curves = {c["class"]: c["curve"] for c in data.get("classes", []) if c.get("curve")}
     sub = data.get("submission", {})
     return AnchorSource(
-        id=f"results:{path.name}", codec=sub.get("codec", "?"),
+        id=f"results of {sub.get('codec', '?')}", codec=sub.get("codec", "?"),
         edition=data.get("signature", {}).get("edition", "?"), kind="results",
         signature={"anchor": str(path), "anchor_codec": sub.get("codec", "?"),
                    "anchor_results_sha256": file_sha256(path)[:16]},

@@ -75,7 +75,7 @@ class Pipeline:
         self.o = options
         self.cache = Cache(options.out / "cache", enabled=options.use_cache)
         self.anchor: AnchorSource | None = (
-            load_anchor_source(manifest.anchor, self.ed) if manifest.anchor else None)
+            load_anchor_source(manifest.anchor, self.ed, manifest.root) if manifest.anchor else None)
         self._gt: dict[str, Any] = {}
         self._gt_lock = threading.Lock()
         self._decode_lock = threading.Lock()
@@ -245,7 +245,7 @@ class Pipeline:
                 self.cache.put("decode", key, hit)
         self._step_done(f"decode {seq.id} {p.label}: {hit['status']}", cached)
         rec["decode"] = {k: hit.get(k) for k in ("status", "wall_s", "cpu_s", "peak_rss_mb",
-                                                  "md5", "frames", "message", "log")}
+                                                  "md5", "frames_decoded", "message", "log")}
         if hit["status"] != "ok":
             rec["status"], rec["message"] = "decode-failed", hit.get("message")
             self._skip_rest(seq, p, 2)
@@ -455,6 +455,7 @@ class Pipeline:
             curve.append({"rate": pooled_kbps(parts), "metric": metric})
         row["curve"] = curve
         ref = self.anchor.class_curves.get(cls) if self.anchor else None
+        row["anchor_curve"] = ref
         if not ref:
             row["status"] = "anchor-not-poolable"
             row["warnings"] = [f"the anchor ({self.anchor.id if self.anchor else 'none'}) has no "

@@ -151,16 +151,9 @@ class MotScorer:
         return Score(stats["MOTA"], stats, counts.as_dict(), self.output_kind)
 
     def pool(self, items: list[tuple[GroundTruth, Path, Score]]) -> tuple[float, dict]:
-        import numpy as np
-
         from vcmctc.evaluators.mot import MotCounts, finalize, sum_counts
 
-        counts = []
-        for _, _, score in items:
-            state = dict(score.pool_state)
-            state["hota"] = {k: np.asarray(v) for k, v in state["hota"].items()}
-            counts.append(MotCounts(**state))
-        stats = finalize(sum_counts(counts))
+        stats = finalize(sum_counts(MotCounts.from_dict(score.pool_state) for _, _, score in items))
         return stats["MOTA"], stats
 
 

@@ -16,8 +16,8 @@ from vcmctc.errors import UserError
 from vcmctc.submission.manifest import Manifest, Point
 
 if TYPE_CHECKING:
-    from vcmctc.ctc.anchors import Anchor
     from vcmctc.ctc.editions import Edition
+    from vcmctc.submission.anchor_source import AnchorSource
     from vcmctc.ctc.schema import Sequence
 
 
@@ -38,7 +38,7 @@ class Finding:
 class Validation:
     manifest: Manifest
     edition: "Edition"
-    anchor: "Anchor | None"
+    anchor: "AnchorSource | None"
     scenario: str
     findings: list[Finding] = field(default_factory=list)
     # canonical sequence id -> points of the manifest, in manifest order
@@ -90,11 +90,12 @@ def rate_of(seq: "Sequence", bits: int) -> float:
 
 
 def validate(manifest: Manifest, *, check_md5: bool = True) -> Validation:
-    from vcmctc.ctc.anchors import load_anchor
     from vcmctc.ctc.editions import load_edition
+    from vcmctc.submission.anchor_source import load_anchor_source
 
     edition = load_edition(manifest.edition)
-    anchor = load_anchor(manifest.anchor) if manifest.anchor else None
+    anchor = (load_anchor_source(manifest.anchor, edition, manifest.root)
+              if manifest.anchor else None)
     scenario = manifest.scenario or edition.default_scenario
     if scenario not in edition.scenarios:
         raise UserError(f"scenario {scenario!r} is not one of {', '.join(edition.scenarios)} of "
@@ -235,9 +236,7 @@ def _check_overlap(v: Validation, seq: "Sequence", points: list[Point]) -> None:
     metrics = [p.reported["metric"] for p in points if "metric" in p.reported]
     if not metrics:
         return
-    table = v.anchor.points()
-    names = {seq.id, *seq.aliases}
-    anchor_metrics = table[table["sequence"].isin(names)]["metric"].tolist()
+    anchor_metrics = [a["metric"] for a in v.anchor.curve(seq.id)]
     if not anchor_metrics:
         v.add("warning", seq.id, None, f"the anchor {v.anchor.id} has no points for this sequence",
               kind="quality")

@@ -1,0 +1,212 @@
+"""`vcmctc evaluate` at the decoded level: real VVC bitstreams (ffmpeg libvvenc from the
+imageio-ffmpeg wheel), the submitted decoder run by vcmctc, a real task network (the demo
+detector) through the command adapter, scored against SFU-format ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SEQ = "SynthStreet"
+QPS = (32, 42)
+SWITCH = REPO / "tests/programs/switch_decoder.py"
+
+EDITION = """\
+id: {id}
+title: one demo sequence, two rate points
+track: demo
+sources: {{demo: "vcmctc.demo.scene"}}
+default_source: demo
+scenarios: [RA]
+rate_points: {n}
+rate_unit: kbps
+bd: {{method: pchip, policy: refuse, min_points: 2}}
+aggregation: {{class_rows: pooled, overall: mean-of-classes}}
+classes: {{DET: {{}}}}
+datasets:
+  DemoDet: {{task: object-detection, metric: coco-bbox-ap, first_frame: 0, gt: "sfu/{{id}}"}}
+sequences:
+  SynthStreet: {{dataset: DemoDet, class: DET, width: 416, height: 240, fps: 30, total_frames: 33,
+          skip: 0, frames: 33, tail: true, intra_period: 32, bit_depth: 8, qps: {{RA: {qps}}}}}
+"""
+
+
+def write_edition(folder: Path, ed_id: str, qps) -> Path:
+    path = folder / f"{ed_id}.yaml"
+    path.write_text(EDITION.format(id=ed_id, n=len(qps), qps=list(qps)))
+    return path
+
+
+def manifest(edition: Path, points: list[dict], *, decoder_timeout: float = 120) -> str:
+    task = [sys.executable, "-m", "vcmctc.demo.tasknet", "--task", "{task}", "--yuv", "{decoded}",
+            "--width", "{width}", "--height", "{height}", "--frames", "{frames}",
+            "--first-frame", "{first_frame}", "--output", "{output}"]
+    decoder = [sys.executable, str(SWITCH), "{bitstream}", "{output}", "{width}", "{height}",
+               "{frames}"]
+    lines = ["codec: test codec", f"edition: {edition}", "decoder:", f"  argv: {json.dumps(decoder)}",
+             f"  timeout_s: {decoder_timeout}", "task:", "  adapter: command",
+             f"  argv: {json.dumps(task)}", "sequences:", f"  {SEQ}:"]
+    lines += [f"    - {json.dumps(p)}" for p in points]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Demo ground truth + two real VVC bitstreams, made once for the module."""
+    from vcmctc.demo.scene import make_demo_sequence, write_sequence_files
+    from vcmctc.demo.vvc import encode_vvc
+
+    root = tmp_path_factory.mktemp("decoded")
+    paths = write_sequence_files(make_demo_sequence(SEQ), root / "data")
+    write_edition(root, "tiny-demo", QPS)
+    sub = root / "sub"
+    for qp in QPS:
+        encode_vvc(paths["yuv"], 416, 240, 33, 30, qp, sub / "bitstream" / f"{SEQ}_qp{qp}.266")
+    return root, paths
+
+
+def make_sub(world, name: str, points: list[dict], **kw) -> Path:
+    """A submission folder with the real bitstreams and an edition whose QPs are the points'."""
+    root, _ = world
+    folder = root / name
+    shutil.copytree(root / "sub" / "bitstream", folder / "bitstream", dirs_exist_ok=True)
+    edition = write_edition(folder, f"ed-{name}", [p["qp"] for p in points])
+    (folder / "submission.yaml").write_text(manifest(edition, points, **kw))
+    return folder
+
+
+GOOD = [{"qp": qp, "bitstream": f"bitstream/{SEQ}_qp{qp}.266"} for qp in QPS]
+
+
+def test_decoded_level_equals_direct_computation(world, cli):
+    """Every number of a decoded-level run equals the same computation done by hand with the
+    reference tools (ffmpeg decode, demo detector, pycocotools)."""
+    from vcmctc.datasets.sfu import load_sfu_txt
+    from vcmctc.demo.detector import detect_yuv, to_coco_results
+    from vcmctc.demo.vvc import decode_vvc
+    from vcmctc.evaluators.coco import evaluate_coco
+
+    root, paths = world
+    sub = make_sub(world, "good", GOOD)
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--jobs", "2")
+    assert r.code == 0, r.err
+    results = json.loads((sub / "vcmctc-out/results.json").read_text())
+    gt = load_sfu_txt(paths["sfu_txt"], width=416, height=240, frames=33, skip=0, total=33,
+                      sequence=SEQ)
+    for point in results["points"]:
+        assert point["evidence"] == "decoded" and point["status"] == "ok"
+        bitstream = sub / point["inputs"]["bitstream"][0]["path"]
+        assert point["rate"] == bitstream.stat().st_size * 8 * 30 / (1000 * 33)
+        assert point["bits"]["components"] == {"bitstream": bitstream.stat().st_size * 8,
+                                               "side-info": 0}
+        yuv = root / f"direct_{point['qp']}.yuv"
+        decode_vvc(bitstream, yuv)
+        dets = to_coco_results(detect_yuv(yuv, 416, 240, 33), 0)
+        reference = evaluate_coco(gt, dets, backend="pycocotools")
+        assert point["metric"] == pytest.approx(reference["AP"], abs=1e-9)
+        assert point["stats"]["AP50"] == pytest.approx(reference["AP50"], abs=1e-9)
+        assert point["dec_time_s"] > 0 and point["dec_time_source"] == "measured (wall)"
+        assert point["decode"]["md5"] and point["decode"]["frames_decoded"] == 33
+    # A second run redoes nothing and gives the same numbers.
+    r2 = cli("evaluate", sub, "--data-root", root / "data", "-q")
+    again = json.loads((sub / "vcmctc-out/results.json").read_text())
+    assert again["run"]["cached_steps"] == again["run"]["steps"] == 6
+    assert [p["metric"] for p in again["points"]] == [p["metric"] for p in results["points"]]
+    assert again["signature"] == results["signature"]
+    assert results["signature"]["metrics"]["coco-bbox-ap"]["metric_backend"] == "faster-coco-eval"
+
+
+def test_failing_points_do_not_stop_the_others(world, cli, tmp_path):
+    bad = [GOOD[0],
+           {"qp": 37, "bitstream": "bitstream/crash.bin"},
+           {"qp": 42, "bitstream": "bitstream/garbage.bin"},
+           {"qp": 47, "bitstream": "bitstream/hang.bin"}]
+    sub = make_sub(world, "bad", bad, decoder_timeout=1.5)
+    (sub / "bitstream/crash.bin").write_bytes(b"CRASH" + b"\0" * 50)
+    (sub / "bitstream/garbage.bin").write_bytes(b"GARBAGE" + b"\0" * 10)
+    (sub / "bitstream/hang.bin").write_bytes(b"HANG" + b"\0" * 100)
+    root, _ = world
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", tmp_path / "out",
+            "--jobs", "2")
+    assert r.code == 1, r.out + r.err  # some points failed: the run says so
+    assert "3 rate point(s) failed" in r.err
+    results = json.loads((tmp_path / "out/results.json").read_text())
+    by_qp = {p["qp"]: p for p in results["points"]}
+    assert by_qp[32]["status"] == "ok" and by_qp[32]["metric"] > 0
+    assert by_qp[37]["status"] == "decode-failed" and "exit" in by_qp[37]["message"]
+    assert by_qp[42]["status"] == "decode-failed" and "1000 bytes" in by_qp[42]["message"]
+    assert by_qp[47]["status"] == "decode-failed" and "timeout" in by_qp[47]["decode"]["status"]
+    seq = results["sequences"][0]
+    assert seq["status"] == "no-anchor" and seq["bd_rate"] is None and seq["points_ok"] == 1
+    assert "3 rate point(s) failed" in " ".join(seq["warnings"])
+    # Failed steps are not cached: a fixed bitstream is decoded on the next run.
+
+
+def test_corrupt_task_output_is_a_point_failure(world, cli, tmp_path):
+    root, _ = world
+    folder = root / "outputs"
+    folder.mkdir()
+    (folder / "a.json").write_text('[{"image_id": 0, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]')
+    (folder / "b.json").write_text('[{"image_id": 0, "category_id": 1, "bbox": [1, 2, 3]}]')
+    edition = write_edition(folder, "ed-outputs", QPS)
+    (folder / "submission.yaml").write_text(
+        f"codec: x\nedition: {edition}\nsequences:\n  {SEQ}:\n"
+        "    - {qp: 32, task_output: a.json, reported: {rate: 50.0}}\n"
+        "    - {qp: 42, task_output: b.json, reported: {rate: 20.0}}\n")
+    r = cli("evaluate", folder, "--data-root", root / "data", "-q", "--out", tmp_path / "o")
+    assert r.code == 1
+    results = json.loads((tmp_path / "o/results.json").read_text())
+    ok, broken = results["points"]
+    assert ok["evidence"] == "outputs" and ok["status"] == "ok"
+    assert broken["status"] == "score-failed"
+    assert broken["message"].endswith("b.json: results[0]: missing key 'score'")
+
+
+def test_missing_ground_truth_is_one_line(world, cli, tmp_path):
+    sub = make_sub(world, "nogt", GOOD)
+    r = cli("evaluate", sub, "--data-root", tmp_path / "nowhere", "-q", "--out", tmp_path / "o")
+    assert r.code == 2
+    assert "ground truth of sequence SynthStreet not found" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "o/results.json").exists()
+
+
+def test_ctrl_c_then_resume(world, tmp_path):
+    """SIGINT in the middle: exit 130, no results.json, finished steps cached; the re-run
+    completes and reuses them."""
+    root, _ = world
+    points = [{"qp": 20 + i, "bitstream": f"bitstream/slow{i}.bin"} for i in range(4)]
+    sub = make_sub(world, "slow", points)
+    for i in range(4):
+        (sub / f"bitstream/slow{i}.bin").write_bytes(b"SLOW08" + bytes([i]) * (80 - 20 * i))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vcmctc", "evaluate", str(sub), "--data-root",
+           str(root / "data"), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 60
+    while (time.time() < deadline and proc.poll() is None
+           and not list((out / "cache" / "task").rglob("done.json"))):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not (out / "results.json").exists()
+    done_before = len(list((out / "cache").rglob("done.json")))
+    assert 1 <= done_before < 12
+    rerun = subprocess.run(cmd + ["-q"], capture_output=True, text=True, env=env, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    results = json.loads((out / "results.json").read_text())
+    assert results["run"]["cached_steps"] >= done_before
+    assert all(p["status"] == "ok" for p in results["points"])

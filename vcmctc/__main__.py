@@ -1,0 +1,5 @@
+"""``python -m vcmctc``: the command line."""
+
+from vcmctc.cli import entry
+
+entry()
