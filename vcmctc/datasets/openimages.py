@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 import zlib
@@ -42,6 +41,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from vcmctc.datasets.coco import read_json
 from vcmctc.errors import UserError
 
 BOX_COLUMNS = ("ImageID", "LabelName", "XMin", "XMax", "YMin", "YMax", "IsGroupOf")
@@ -137,22 +137,6 @@ def _line_of(path: Path, row: int) -> int | None:
     except OSError:
         return None
     return None
-
-
-def _read_json(path: str | Path) -> Any:
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise UserError("file not found", file=path) from None
-    except IsADirectoryError:
-        raise UserError("is a directory, expected a JSON file", file=path) from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text ({exc.reason})", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=path,
-                        line=exc.lineno) from None
 
 
 def _show(value: Any) -> str:
@@ -274,7 +258,7 @@ def load_label_map(path: str | Path) -> LabelMap:
     suffix = path.suffix.lower()
     entries: list[tuple[int, str]] = []
     if suffix == ".json":
-        data = _read_json(path)
+        data = read_json(path)
         if isinstance(data, dict):
             data = data.get("oic_labelmap", data.get("categories"))
         if not isinstance(data, list):
@@ -334,7 +318,7 @@ def load_hierarchy(path: str | Path) -> tuple[dict[str, list[str]], dict[str, li
     Returns (ancestors, descendants) keyed by raw LabelName, the root node excluded, built in the
     order ``oid_hierarchical_labels_expansion.py`` builds them (nearest ancestor first).
     """
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or "LabelName" not in data:
         raise UserError("expected a hierarchy object with 'LabelName' and 'Subcategory'",
                         file=path)
@@ -650,7 +634,7 @@ def load_coco_ground_truth(path: str | Path, *, masks: bool = False,
     verified).
     """
     path = Path(path)
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise UserError("expected a JSON object", file=path)
     if isinstance(label_map, (str, Path)):
@@ -884,7 +868,7 @@ def _load_coco_results(path: Path, gt: OpenImagesGT, masks: bool) -> Predictions
     if gt.coco_images is None or gt.coco_categories is None:
         raise UserError("COCO results JSON needs COCO-style ground truth (--gt-json) for image "
                         "sizes and category names", file=path)
-    data = _read_json(path)
+    data = read_json(path)
     if isinstance(data, dict) and "annotations" in data:
         data = data["annotations"]
     if not isinstance(data, list):
