@@ -118,7 +118,7 @@ def test_decoded_level_equals_direct_computation(world, cli):
         assert point["dec_time_s"] > 0 and point["dec_time_source"] == "measured (wall)"
         assert point["decode"]["md5"] and point["decode"]["frames_decoded"] == 33
     # A second run redoes nothing and gives the same numbers.
-    r2 = cli("evaluate", sub, "--data-root", root / "data", "-q")
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q").code == 0
     again = json.loads((sub / "vcmctc-out/results.json").read_text())
     assert again["run"]["cached_steps"] == again["run"]["steps"] == 6
     assert [p["metric"] for p in again["points"]] == [p["metric"] for p in results["points"]]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from vcmctc.errors import UserError
 from vcmctc.submission.manifest import load_manifest
 from vcmctc.submission.validate import validate
 
