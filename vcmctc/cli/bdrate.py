@@ -31,59 +31,41 @@ REQUIRED = ("rate", "metric")
 
 def read_points(path: Path) -> dict:
     """``{sequence or None: ([rates], [metrics])}`` in file order; UserError for a bad file."""
-    if not path.exists():
-        raise UserError("no such file", file=path)
-    if path.is_dir():
-        raise UserError("is a directory, expected a CSV file", file=path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not a text CSV file (not UTF-8 at byte {exc.start})", file=path) from None
-    reader = csv.reader(text.splitlines())
-    header, curves = None, {}
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = [cell.strip().lower() for cell in row]
-                for name in REQUIRED + ("sequence",):
-                    if header.count(name) > 1:
-                        raise UserError(f"column {name!r} appears {header.count(name)} times",
-                                        file=path, line=line)
-                missing = [name for name in REQUIRED if name not in header]
-                if missing:
-                    raise UserError(
-                        f"missing column {', '.join(repr(m) for m in missing)} (header: "
-                        f"{','.join(header)}); expected columns rate, metric and optionally sequence",
-                        file=path, line=line)
-                col = {name: header.index(name) for name in REQUIRED + ("sequence",) if name in header}
-                continue
-            if len(row) != len(header):
-                raise UserError(f"{len(row)} fields but the header has {len(header)}",
-                                file=path, line=line)
-            values = []
-            for name in REQUIRED:
-                cell = row[col[name]].strip()
-                try:
-                    values.append(float(cell))
-                except ValueError:
-                    raise UserError(f"not a number: {cell!r}", file=path, line=line,
-                                    where=f"column {name!r}") from None
-            seq = None
-            if "sequence" in col:
-                seq = row[col["sequence"]].strip()
-                if not seq:
-                    raise UserError("empty sequence name", file=path, line=line,
-                                    where="column 'sequence'")
-            rates, metrics = curves.setdefault(seq, ([], []))
-            rates.append(values[0])
-            metrics.append(values[1])
-    except csv.Error as exc:
-        raise UserError(f"not a valid CSV file: {exc}", file=path, line=reader.line_num) from None
-    if header is None:
-        raise UserError("empty file; expected a header with columns rate, metric", file=path)
+    from vcmctc.csvfile import read_csv_rows
+
+    table = read_csv_rows(path)
+    header, line = table.header, table.header_line
+    for name in REQUIRED + ("sequence",):
+        if header.count(name) > 1:
+            raise UserError(f"column {name!r} appears {header.count(name)} times",
+                            file=path, line=line)
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise UserError(
+            f"missing column {', '.join(repr(m) for m in missing)} (header: "
+            f"{','.join(header)}); expected columns rate, metric and optionally sequence",
+            file=path, line=line)
+    table.check_widths()
+    col = {name: header.index(name) for name in REQUIRED + ("sequence",) if name in header}
+    curves: dict = {}
+    for line, row in table.rows:
+        values = []
+        for name in REQUIRED:
+            cell = row[col[name]].strip()
+            try:
+                values.append(float(cell))
+            except ValueError:
+                raise UserError(f"not a number: {cell!r}", file=path, line=line,
+                                where=f"column {name!r}") from None
+        seq = None
+        if "sequence" in col:
+            seq = row[col["sequence"]].strip()
+            if not seq:
+                raise UserError("empty sequence name", file=path, line=line,
+                                where="column 'sequence'")
+        rates, metrics = curves.setdefault(seq, ([], []))
+        rates.append(values[0])
+        metrics.append(values[1])
     if not curves:
         raise UserError("no data rows after the header", file=path)
     return curves

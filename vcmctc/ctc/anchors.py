@@ -45,34 +45,36 @@ class Anchor:
 
 def read_points_csv(path: Path, *, required: tuple[str, ...] = REQUIRED_COLUMNS) -> "pd.DataFrame":
     """Read a rate-point CSV, checking columns and numbers; errors name the file, row and column."""
+    import math
+
     import pandas as pd
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError("file not found", file=path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserError(f"not a readable CSV file ({str(exc).splitlines()[0]})", file=path) from None
-    except pd.errors.EmptyDataError:
-        raise UserError("empty file, expected a CSV header", file=path) from None
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in required if c not in df.columns]
+    from vcmctc.csvfile import read_csv_rows
+
+    table = read_csv_rows(path)
+    missing = [c for c in required if c not in table.header]
     if missing:
-        raise UserError(f"missing column(s) {', '.join(missing)} (columns: {', '.join(df.columns)})",
-                        file=path)
-    out = df.copy()
-    for col in ("rate", "metric", "qp", *OPTIONAL_NUMERIC):
-        if col not in df.columns:
-            continue
-        values = pd.to_numeric(df[col].str.strip(), errors="coerce")
-        bad = values.isna() & (df[col].str.strip() != "") if col in OPTIONAL_NUMERIC else values.isna()
-        if bad.any():
-            row = int(bad.to_numpy().nonzero()[0][0])
-            raise UserError(f"column {col!r}: {df[col].iloc[row]!r} is not a number",
-                            file=path, line=row + 2)
-        out[col] = values
-    return out
+        raise UserError(f"missing column(s) {', '.join(missing)} (columns: "
+                        f"{', '.join(table.header)})", file=path)
+    table.check_widths()
+    numeric = {"rate", "metric", "qp", *OPTIONAL_NUMERIC}
+    columns: dict[str, list] = {name: [] for name in table.header}
+    for line, cells in table.rows:
+        for name, cell in zip(table.header, cells):
+            cell = cell.strip()
+            if name in numeric and not (name in OPTIONAL_NUMERIC and cell == ""):
+                try:
+                    value = float(cell)
+                except ValueError:
+                    value = math.nan
+                if not math.isfinite(value):
+                    raise UserError(f"column {name!r}: {cell!r} is not a number", file=path,
+                                    line=line)
+                cell = int(value) if name == "qp" and value == int(value) else value
+            elif name in numeric:
+                cell = math.nan
+            columns[name].append(cell)
+    return pd.DataFrame(columns)
 
 
 def anchor_ids() -> dict[str, Path]:

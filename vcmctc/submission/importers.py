@@ -42,7 +42,6 @@ named ``decoding_log`` / ``coding_log``. A log given for a point wins over a rep
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -180,28 +179,10 @@ def _is_class_row(edition, name: str) -> bool:
 
 def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header (trimmed, lower case) and (line number, cells) of the non-empty rows."""
-    if not path.is_file():
-        raise UserError("no such file", file=path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not a UTF-8 text file (byte {exc.start})", file=path) from None
-    reader = csv.reader(text.splitlines())
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if header is None:
-                header = [c.strip().lower() for c in cells]
-            else:
-                rows.append((reader.line_num, cells))
-    except csv.Error as exc:
-        raise UserError(f"not a readable CSV file ({exc})", file=path, line=reader.line_num) from None
-    if header is None:
-        raise UserError("empty file, expected a CSV header", file=path)
-    return header, rows
+    from vcmctc.csvfile import read_csv_rows
+
+    table = read_csv_rows(path)
+    return table.header, table.rows
 
 
 def detect_source(path: Path) -> str:
