@@ -8,14 +8,8 @@ import pytest
 from PIL import Image
 
 from vcmctc.errors import UserError
-from vcmctc.evaluators.miou import (
-    confusion_matrix,
-    evaluate_files,
-    evaluate_pairs,
-    miou_from_confusion,
-    pair_label_files,
-    read_label_map,
-)
+from vcmctc.datasets.labelmaps import evaluate_files, pair_label_files, read_label_map
+from vcmctc.evaluators.miou import confusion_matrix, evaluate_pairs, miou_from_confusion
 
 GT = np.array([[0, 0, 1], [1, 1, 2], [255, 2, 2]])
 PRED = np.array([[0, 1, 1], [1, 1, 1], [0, 2, 0]])

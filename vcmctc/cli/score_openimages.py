@@ -172,7 +172,7 @@ def score_miou(
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text, csv or json."),
 ) -> None:
     """Semantic segmentation mIoU, pixel accuracy and per-class IoU (0-100), pooled over images."""
-    from vcmctc.evaluators.miou import evaluate_files, pair_label_files
+    from vcmctc.datasets.labelmaps import evaluate_files, pair_label_files
 
     if num_classes is not None and num_classes < 1:
         raise UserError(f"--num-classes must be >= 1, got {num_classes}")
