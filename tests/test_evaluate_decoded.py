@@ -210,3 +210,32 @@ def test_ctrl_c_then_resume(world, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["run"]["cached_steps"] >= done_before
     assert all(p["status"] == "ok" for p in results["points"])
+
+
+def test_isolated_timing_runs_decoders_one_at_a_time(world, cli, tmp_path):
+    root, _ = world
+    points = [{"qp": 20 + i, "bitstream": f"bitstream/slow{i}.bin"} for i in range(4)]
+    sub = make_sub(world, "iso", points)
+    for i in range(4):
+        (sub / f"bitstream/slow{i}.bin").write_bytes(b"SLOW03" + bytes([i]) * (80 - 20 * i))
+    runs = {}
+    for mode in ("isolated", "parallel"):
+        r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--jobs", "4", "--no-cache",
+                "--timing", mode, "--out", tmp_path / mode)
+        assert r.code == 0, r.err
+        results = json.loads((tmp_path / mode / "results.json").read_text())
+        assert results["timing"]["mode"] == mode
+        runs[mode] = sorted((p["decode"]["started"], p["decode"]["ended"]) for p in results["points"])
+    iso = runs["isolated"]
+    assert all(a[1] <= b[0] for a, b in zip(iso, iso[1:]))  # no two decoders overlap
+    par = runs["parallel"]
+    assert any(b[0] < a[1] for a, b in zip(par, par[1:]))  # with --jobs 4 they do
+
+
+def test_level_option(world, cli, tmp_path):
+    root, _ = world
+    sub = make_sub(world, "levels", GOOD)
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--level", "outputs",
+            "--out", tmp_path / "o")
+    assert r.code == 2
+    assert "evidence level 'outputs' needs task outputs" in r.err

@@ -112,16 +112,18 @@ class Pipeline:
             return self._gt[seq.id]
 
     def level_for(self, point: Point) -> str:
-        best = point.best_evidence(self.m.decoder is not None)
-        if self.o.level == "best":
-            return best
-        if best is None or LEVEL_RANK[best] < LEVEL_RANK[self.o.level]:
-            raise UserError(f"{point.where}: evidence level {self.o.level!r} needs "
-                            + {"decoded": "a bitstream and a decoder", "outputs": "task outputs",
-                               "reported": "a reported metric"}[self.o.level])
-        if self.o.level == "outputs" and not point.task_output:
-            raise UserError(f"{point.where}: evidence level 'outputs' needs task_output")
-        return self.o.level
+        """The evidence level of a point: the best it supports, or the one asked for."""
+        level = self.o.level
+        if level == "best":
+            return point.best_evidence(self.m.decoder is not None)
+        supported = {"decoded": bool(point.bitstreams) and self.m.decoder is not None,
+                     "outputs": bool(point.task_output),
+                     "reported": "metric" in point.reported}[level]
+        if not supported:
+            needs = {"decoded": "a bitstream and a decoder", "outputs": "task outputs (task_output)",
+                     "reported": "a reported metric"}[level]
+            raise UserError(f"{point.where}: evidence level {level!r} needs {needs}")
+        return level
 
     # ------------------------------------------------------------------ steps
     def run(self) -> dict[str, Any]:
@@ -236,16 +238,19 @@ class Pipeline:
                       "output": str(work / "decoded.yuv"), "submission": str(self.m.root)}
             lock = self._decode_lock if self.o.timing == "isolated" else _NullLock()
             with lock:
+                started = time.time()
                 run = run_decoder(list(self.m.decoder.argv), values,
                                   timeout_s=self.m.decoder.timeout_s, workdir=work,
                                   log_path=work / "decoder.log")
+                ended = time.time()
             run = check_output(run, fmt, seq.frames, expected_md5=p.decoded_md5)
-            hit = {**run.to_dict(), "output": str(run.output)}
+            hit = {**run.to_dict(), "output": str(run.output), "started": started, "ended": ended}
             if run.status == "ok":
                 self.cache.put("decode", key, hit)
         self._step_done(f"decode {seq.id} {p.label}: {hit['status']}", cached)
         rec["decode"] = {k: hit.get(k) for k in ("status", "wall_s", "cpu_s", "peak_rss_mb",
-                                                  "md5", "frames_decoded", "message", "log")}
+                                                  "md5", "frames_decoded", "message", "log",
+                                                  "started", "ended")}
         if hit["status"] != "ok":
             rec["status"], rec["message"] = "decode-failed", hit.get("message")
             self._skip_rest(seq, p, 2)
