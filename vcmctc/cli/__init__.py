@@ -26,7 +26,15 @@ app = typer.Typer(
 
 # Modules that add commands to ``app`` when imported (kept in one place, in --help order).
 COMMAND_MODULES = [
+    "vcmctc.cli.demo",
+    "vcmctc.cli.submission",
+    "vcmctc.cli.report",
     "vcmctc.cli.tables",
+    "vcmctc.cli.bdrate",
+    "vcmctc.cli.score",
+    "vcmctc.cli.score_coco",
+    "vcmctc.cli.score_mot",
+    "vcmctc.cli.score_openimages",
 ]
 
 
@@ -63,3 +71,4 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:  # console script
     sys.exit(main())
+
