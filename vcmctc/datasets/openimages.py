@@ -532,7 +532,12 @@ def load_ground_truth(boxes: str | Path | None = None, labels: str | Path | None
             mask_df = _expand(mask_df, relatives, masks, labels_file=False)
 
     if box_df is not None and mask_df is not None:
-        inst = pd.merge(box_df[MERGE_KEYS], mask_df, how="outer", on=MERGE_KEYS)
+        # Numeric keys as float64 on both sides: the same matches as pandas' int/float
+        # comparison, without its warning when one file writes integral coordinates.
+        numeric = [k for k in MERGE_KEYS if k not in _STR_COLUMNS]
+        boxes = box_df[MERGE_KEYS].astype({k: "float64" for k in numeric})
+        masks = mask_df.astype({k: "float64" for k in numeric})
+        inst = pd.merge(boxes, masks, how="outer", on=MERGE_KEYS)
     elif mask_df is not None:
         inst = mask_df
     else:
