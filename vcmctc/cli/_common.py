@@ -17,3 +17,9 @@ class OutputFormat(str, enum.Enum):
 
 def print_json(obj: Any) -> None:
     sys.stdout.write(dumps(obj, indent=2) + "\n")
+
+
+def print_metrics_csv(values: dict[str, Any]) -> None:
+    """A metric dict as a two-line CSV: names, then values (NaN as an empty cell)."""
+    sys.stdout.write(",".join(values) + "\n")
+    sys.stdout.write(",".join("" if v != v else repr(v) for v in values.values()) + "\n")

@@ -8,7 +8,7 @@ from typing import List
 
 import typer
 
-from vcmctc.cli._common import OutputFormat, print_json
+from vcmctc.cli._common import OutputFormat, print_json, print_metrics_csv
 from vcmctc.cli.score import score_app
 from vcmctc.errors import UserError
 
@@ -102,8 +102,7 @@ def score_coco(
     if fmt is OutputFormat.json:
         print_json(stats)
     elif fmt is OutputFormat.csv:
-        typer.echo(",".join(names))
-        typer.echo(",".join("" if v != v else repr(v) for v in stats.values()))
+        print_metrics_csv(stats)
     else:
         pooled = f" (pooled over {n} ground truths)" if n > 1 else ""
         typer.echo(f"COCO {iou_type}{pooled}: {len(ground_truth['images'])} images, "

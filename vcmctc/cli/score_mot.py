@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from vcmctc.cli._common import OutputFormat, print_json
+from vcmctc.cli._common import OutputFormat, print_json, print_metrics_csv
 from vcmctc.cli.score import score_app
 from vcmctc.errors import UserError
 
@@ -88,8 +88,7 @@ def score_mot(
     if fmt is OutputFormat.json:
         print_json(scores)
     elif fmt is OutputFormat.csv:
-        typer.echo(",".join(scores))
-        typer.echo(",".join("" if v != v else repr(v) for v in scores.values()))
+        print_metrics_csv(scores)
     else:
         name = info.name if info is not None else gt_file.name
         typer.echo(f"MOT {name}: {scores['Frames']} frames, {scores['GT']} GT boxes "
