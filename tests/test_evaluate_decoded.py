@@ -193,7 +193,9 @@ def test_ctrl_c_then_resume(world, tmp_path):
     cmd = [sys.executable, "-m", "vcmctc", "evaluate", str(sub), "--data-root",
            str(root / "data"), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # As at a terminal: SIGINT delivered by default (a shell's background job inherits it ignored).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while (time.time() < deadline and proc.poll() is None
            and not list((out / "cache" / "task").rglob("done.json"))):
