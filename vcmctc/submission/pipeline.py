@@ -16,6 +16,7 @@ at the end.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import statistics
@@ -77,7 +78,7 @@ class Pipeline:
         self.anchor: AnchorSource | None = (
             load_anchor_source(manifest.anchor, self.ed, manifest.root) if manifest.anchor else None)
         self._gt: dict[str, Any] = {}
-        self._gt_lock = threading.Lock()
+        self._lock = threading.Lock()
         self._decode_lock = threading.Lock()
         self._scorers: dict[str, Any] = {}
         self._adapter = None
@@ -106,7 +107,7 @@ class Pipeline:
         return self._scorers[seq.id]
 
     def ground_truth(self, seq):
-        with self._gt_lock:
+        with self._lock:
             if seq.id not in self._gt:
                 self._gt[seq.id] = self.scorer(seq).load_gt(seq, self.o.data_root)
             return self._gt[seq.id]
@@ -236,7 +237,7 @@ class Pipeline:
             values = {**values, "bitstream": str(files["bitstream"][0].resolve()),
                       "side_info": str(files["side-info"][0].resolve()) if files.get("side-info") else "",
                       "output": str(work / "decoded.yuv"), "submission": str(self.m.root)}
-            lock = self._decode_lock if self.o.timing == "isolated" else _NullLock()
+            lock = self._decode_lock if self.o.timing == "isolated" else contextlib.nullcontext()
             with lock:
                 started = time.time()
                 run = run_decoder(list(self.m.decoder.argv), values,
@@ -298,7 +299,7 @@ class Pipeline:
 
     def adapter(self):
         """The task-network adapter of the manifest, built once."""
-        with self._gt_lock:
+        with self._lock:
             if self._adapter is None:
                 self._adapter = build_adapter(self.m)
             return self._adapter
@@ -311,10 +312,7 @@ class Pipeline:
         from vcmctc.submission.scoring import dump_score, load_score
 
         scorer = self.scorer(seq)
-        try:
-            gt = self.ground_truth(seq)
-        except UserError:
-            raise
+        gt = self.ground_truth(seq)  # missing ground truth is a UserError for the whole run
         key = hash_json({"step": "score", "output": file_sha256(output),
                          "gt": [file_sha256(f) for f in gt.files], "metric": seq.metric,
                          "options": seq.metric_options, "versions": scorer.versions(),
@@ -539,14 +537,6 @@ def signature_line(sig: dict[str, Any]) -> str:
     parts.append(f"inputs:{sig['inputs_sha256'][:8]}")
     parts.append(f"vcmctc:{sig['vcmctc']}")
     return "|".join(parts)
-
-
-class _NullLock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _mean_of(rows: list[dict], key: str) -> dict[str, Any]:
