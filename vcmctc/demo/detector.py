@@ -27,13 +27,13 @@ import argparse
 import json
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vcmctc.demo.scene import PALETTE, SHAPE_PRIORS
+from vcmctc.demo._cli import run_cli
 from vcmctc.errors import UserError
 
 MIN_CHROMA = 20.0  # minimum chroma vector length (8-bit code values) of an object sample
@@ -173,16 +173,6 @@ def _add_video_args(parser: argparse.ArgumentParser, first_default: int) -> None
     parser.add_argument("--first-frame", type=int, default=first_default,
                         help=f"number of the first frame in the output (default {first_default})")
     parser.add_argument("--output", required=True)
-
-
-def run_cli(prog: str, body, argv: list[str] | None) -> int:
-    """Run ``body(argv)`` printing a UserError as one line (exit 2), like the vcmctc CLI."""
-    try:
-        body(argv)
-    except UserError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
 
 
 def _main(argv: list[str] | None) -> None:

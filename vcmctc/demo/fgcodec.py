@@ -46,7 +46,8 @@ import numpy as np
 
 from vcmctc.datasets.coco import CONTIGUOUS_TO_COCO_ID
 from vcmctc.demo import vvc
-from vcmctc.demo.detector import Detection, detect_frame, run_cli
+from vcmctc.demo._cli import run_cli
+from vcmctc.demo.detector import Detection, detect_frame
 from vcmctc.demo.scene import COCO_TO_CONTIGUOUS
 from vcmctc.errors import UserError
 

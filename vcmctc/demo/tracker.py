@@ -28,7 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
-from vcmctc.demo.detector import Detection, _add_video_args, detect_yuv, run_cli
+from vcmctc.demo._cli import run_cli
+from vcmctc.demo.detector import Detection, _add_video_args, detect_yuv
 from vcmctc.demo.scene import PERSON
 
 

@@ -255,11 +255,8 @@ def decode_vvc(bitstream: str | os.PathLike, out_yuv: str | os.PathLike, *,
     return CodingRun(dst, dst.stat().st_size, info["frames"], wall, cpu, tuple(cmd))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m vcmctc.demo.vvc decode --bitstream B --output O [--width W --height H
-    --frames N]``: the demo anchor's decoder (VVC to 8-bit 4:2:0, rounded as :func:`decode_vvc`)."""
+def _main(argv: list[str] | None) -> None:
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(prog="python -m vcmctc.demo.vvc")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -270,13 +267,16 @@ def main(argv: list[str] | None = None) -> int:
     dec.add_argument("--height", type=int)
     dec.add_argument("--frames", type=int)
     args = parser.parse_args(argv)
-    try:
-        decode_vvc(args.bitstream, args.output, width=args.width, height=args.height,
-                   frames=args.frames)
-    except UserError as exc:
-        print(f"vcmctc.demo.vvc: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+    decode_vvc(args.bitstream, args.output, width=args.width, height=args.height,
+               frames=args.frames)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vcmctc.demo.vvc decode --bitstream B --output O [--width W --height H
+    --frames N]``: the demo anchor's decoder (VVC to 8-bit 4:2:0, rounded as :func:`decode_vvc`)."""
+    from vcmctc.demo._cli import run_cli
+
+    return run_cli("vcmctc.demo.vvc", _main, argv)
 
 
 if __name__ == "__main__":
