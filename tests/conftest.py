@@ -7,7 +7,21 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _vcmctc_home(tmp_path_factory):
+    """vcmctc's per-user folder (cache key, user anchors) lives in a temporary folder, so tests
+    never touch the real one; subprocesses inherit it through the environment."""
+    import os
+
+    old = os.environ.get("VCMCTC_HOME")
+    os.environ["VCMCTC_HOME"] = str(tmp_path_factory.mktemp("vcmctc-home"))
+    yield
+    if old is None:
+        os.environ.pop("VCMCTC_HOME", None)
+    else:
+        os.environ["VCMCTC_HOME"] = old
 
 
 @dataclass

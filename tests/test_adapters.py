@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vcmctc.adapters import ADAPTERS, TaskRequest, check_task_output, get_adapter
+from vcmctc.adapters import ADAPTERS, TaskRequest, get_adapter
 from vcmctc.adapters.detectron2 import Detectron2Adapter, build_predictor, instances_to_coco
 from vcmctc.errors import UserError
 from vcmctc.media.yuv import YuvFormat, YuvReader, to_bgr
@@ -29,12 +29,23 @@ def decoded(tmp_path):
     return path
 
 
+def _check(metric: str, first_frame: int):
+    """The output check of the family of ``metric`` for a sequence of FRAMES frames."""
+    from vcmctc.families import family_for
+
+    family = family_for(metric)
+    seq = types.SimpleNamespace(first_frame=first_frame, frames=FRAMES, metric=metric)
+    return family.output_kind, lambda path: family.check_output(seq, path)
+
+
 def _request(tmp_path, decoded, task="object-detection", first_frame=0, timeout_s=30.0,
              output=None):
     ext = "txt" if task == "object-tracking" else "json"
+    kind, check = _check("mota" if task == "object-tracking" else "coco-bbox-ap", first_frame)
     return TaskRequest(decoded=decoded, fmt=FMT, frames=FRAMES, first_frame=first_frame,
                        fps=30.0, task=task, output=output or tmp_path / f"out.{ext}",
-                       log=tmp_path / "task.log", timeout_s=timeout_s, sequence="Seq")
+                       log=tmp_path / "task.log", output_kind=kind, check=check,
+                       timeout_s=timeout_s, sequence="Seq")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,8 +66,10 @@ def test_importing_adapters_is_light():
 
 
 def test_bad_request(tmp_path):
-    with pytest.raises(UserError, match="unknown task 'detection'"):
-        _request(tmp_path, None, task="detection")
+    with pytest.raises(UserError, match="frames must be positive"):
+        TaskRequest(decoded=None, fmt=FMT, frames=0, first_frame=0, fps=30.0,
+                    task="object-detection", output=tmp_path / "o.json", log=tmp_path / "l",
+                    output_kind="coco-results-json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,7 +95,7 @@ def test_provided_missing_empty_and_bad(tmp_path):
     assert run.status == "no-output" and "empty.json is empty" in run.message
     (tmp_path / "bad.json").write_text("{not json")
     run = adapter.run(_request(tmp_path, None, output=tmp_path / "bad.json"))
-    assert run.status == "bad-output" and "not valid JSON" in run.message
+    assert run.status == "bad-output" and "bad.json:1: invalid JSON" in run.message
     # frames numbered from 0 while the edition numbers them from 1: image id 0 is outside 1..5
     (tmp_path / "ids.json").write_text(json.dumps([{"image_id": 0, "category_id": 1}]))
     run = adapter.run(_request(tmp_path, None, first_frame=1, output=tmp_path / "ids.json"))
@@ -91,14 +104,14 @@ def test_provided_missing_empty_and_bad(tmp_path):
 
 
 def test_check_mot_output(tmp_path):
+    _, check = _check("mota", 1)
     path = tmp_path / "t.txt"
     path.write_text("1,1,0,0,5,5,1,-1,-1,-1\n\n6,1,0,0,5,5,1,-1,-1,-1\n")
-    assert check_task_output(path, "mot-txt", 1, 5) == (
-        f"{path}:3: frame 6 is outside the frames 1..5 of this sequence")
+    assert check(path) == "t.txt:3: frame 6 is outside the frames 1..5 of this sequence"
     path.write_text("1,1,0,0\n")
-    assert "at least 6" in check_task_output(path, "mot-txt", 1, 5)
+    assert "at least 6" in check(path)
     path.write_text("1,1,0,0,5,5,1,-1,-1,-1\n5.0,2,0,0,5,5,1,-1,-1,-1\n")
-    assert check_task_output(path, "mot-txt", 1, 5) is None
+    assert check(path) is None
 
 
 # ---------------------------------------------------------------------------------------------

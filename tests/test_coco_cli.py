@@ -53,7 +53,10 @@ def test_text_and_csv_output(cli, files):
     r = cli("score", "coco", "--gt", gt, "--pred", pred)
     assert r.code == 0, r.err
     lines = r.out.splitlines()
-    assert lines[0].startswith("COCO bbox: 2 images, 2 GT, 3 results; backend pycocotools ")
+    # the default backend is the one evaluate uses, named in the output
+    from vcmctc.evaluators.coco import DEFAULT_BACKEND
+
+    assert lines[0].startswith(f"COCO bbox: 2 images, 2 GT, 3 results; backend {DEFAULT_BACKEND} ")
     assert [line.split()[0] for line in lines[1:]] == list(DETECTION_STATS)
     assert lines[4].split() == ["APs", "n/a"]
     r = cli("score", "coco", "--gt", gt, "--pred", pred, "--format", "csv")

@@ -12,30 +12,30 @@ def test_demo_end_to_end_and_cached(cli, tmp_path):
     r = cli("demo", "--out", out, "-q")
     assert r.code == 0, r.err
     assert "SynthStreet" in r.out and "report:" in r.out
-    results = json.loads((out / "submission/vcmctc-out/results.json").read_text())
-    anchor = json.loads((out / "anchor/vcmctc-out/results.json").read_text())
+    results = json.loads((out / "eval/submission/results.json").read_text())
+    anchor = json.loads((out / "eval/anchor/results.json").read_text())
 
     # Decoded evidence everywhere; the side information is part of the rate.
     assert {p["evidence"] for p in results["points"]} == {"decoded"}
     assert all(p["status"] == "ok" for p in results["points"] + anchor["points"])
     for p in results["points"]:
-        bits = p["bits"]["components"]
+        bits = p["bits_components"]
         assert bits["side-info"] > 0 and bits["bitstream"] > 0
         assert p["rate"] == (bits["side-info"] + bits["bitstream"]) * 30 / (1000 * (60 if p["sequence"] == "SynthCrossing" else 33))
         assert p["enc_time_s"] > 0 and p["dec_time_s"] > 0
 
     # Foreground coding saves bits for detection and costs some for tracking (measured:
     # -49.75 %, -15.16 %, +6.16 % with imageio-ffmpeg 0.8.1's libvvenc).
-    bd = {s["sequence"]: s for s in results["sequences"]}
+    bd = {s["name"]: s for s in results["sequences"]}
     assert all(s["status"] == "ok" for s in bd.values())
     assert bd["SynthStreet"]["bd_rate"] < -30 and bd["SynthPark"]["bd_rate"] < 0
     assert bd["SynthCrossing"]["bd_rate"] > 0
 
     # Pooled class rows against the anchor's own pooled class curves.
-    det = next(c for c in results["classes"] if c["class"] == "DET")
+    det = next(c for c in results["classes"] if c["name"] == "DET")
     assert det["rule"] == "pooled" and det["status"] == "ok" and det["bd_rate"] < 0
     assert len(det["curve"]) == 4 and len(det["anchor_curve"]) == 4
-    assert det["anchor_curve"] == next(c for c in anchor["classes"] if c["class"] == "DET")["curve"]
+    assert det["anchor_curve"] == next(c for c in anchor["classes"] if c["name"] == "DET")["curve"]
     assert results["overall"]["status"] == "ok"
 
     # Reports written where the command says.
@@ -47,6 +47,6 @@ def test_demo_end_to_end_and_cached(cli, tmp_path):
     # A second run is served from the cache and gives the same numbers.
     r2 = cli("demo", "--out", out, "-q")
     assert r2.code == 0
-    again = json.loads((out / "submission/vcmctc-out/results.json").read_text())
+    again = json.loads((out / "eval/submission/results.json").read_text())
     assert again["run"]["cached_steps"] == again["run"]["steps"] == 36
     assert [s["bd_rate"] for s in again["sequences"]] == [s["bd_rate"] for s in results["sequences"]]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import typing
 import io
 import json
 import os
@@ -71,7 +72,7 @@ def test_csv_is_one_rectangular_table_with_exact_numbers(results):
     # numbers are the stored ones, full precision (nothing rounded or recomputed)
     seq = {r["sequence"]: r for r in rows if r["row_type"] == "sequence"}
     assert float(seq["SeqA"]["bd_rate"]) == -12.345678
-    assert float(seq["SeqA"]["time_ratio"]) == results["sequences"][0]["time_ratio"]["time_s"]
+    assert float(seq["SeqA"]["time_ratio"]) == results.sequences[0].time_ratio["time_s"]
     assert seq["SeqC"]["bd_rate"] == "" and seq["SeqC"]["status"] == "too-few-points"
     pts = [r for r in rows if r["row_type"] == "point" and r["sequence"] == "SeqA"]
     assert [float(p["rate"]) if p["rate"] else None for p in pts] == [812.5, 401.0, 190.25, 95.125, None]
@@ -79,7 +80,7 @@ def test_csv_is_one_rectangular_table_with_exact_numbers(results):
     cls = {r["class"]: r for r in rows if r["row_type"] == "class"}
     assert float(cls["TVD"]["fallback_bd_rate"]) == -60.5 and cls["TVD"]["bd_rate"] == ""
     assert "not the CTC number" in cls["TVD"]["note"]
-    assert rows[-1]["note"] == results["signature"]["line"]
+    assert rows[-1]["note"] == results.signature["line"]
 
 
 def test_markdown_shows_status_not_blank(results):
@@ -90,8 +91,8 @@ def test_markdown_shows_status_not_blank(results):
     assert "fallback for the anchor-not-poolable pooled row: mean of the members' BD-rates " \
            "(mean_bd_rate): -60.50 %" in text
     assert "partial mean over the 1 with a BD-rate (missing: TVD): -3.75 %" in text
-    assert results["timing"]["ratio_averaging"] in text
-    assert f"Signature: `{results['signature']['line']}`" in text
+    assert results.timing["ratio_averaging"] in text
+    assert f"Signature: `{results.signature['line']}`" in text
     # escaping: the pipe of the codec name must not split a table cell
     assert "Test_Codec \"X\", v2 & &lt;beta&gt; \\| 50%" in text
 
@@ -121,10 +122,12 @@ def test_view_model_values_are_the_stored_ones(results):
 
 
 def test_lower_is_better_metric_flips_bd_metric_colour(results, monkeypatch):
-    from vcmctc.ctc import schema
+    import vcmctc.families
+    from vcmctc.families.base import MetricDef
 
-    monkeypatch.setitem(schema.METRICS, "coco-bbox-ap50",
-                        schema.MetricInfo("error rate", "object-detection", higher_is_better=False))
+    error_rate = MetricDef("coco-bbox-ap50", "error rate", "AP50", "object-detection",
+                           higher_is_better=False)
+    monkeypatch.setattr(vcmctc.families, "metric_def", lambda name: error_rate)
     r = build_report(results)
     seq = {row.name: row for row in r.sequences}
     assert seq["SeqA"].bd_metric.tone == "bad"    # +1.235 of an error rate is worse
@@ -143,30 +146,33 @@ def test_number_formatting_hand_cases():
     assert md("a|b") == "a\\|b"
 
 
-def _null_everything(results: dict) -> dict:
-    """The fixture with every optional number and block set to null or removed."""
+def _null_everything(results):
+    """The fixture with every optional number and block set to null or emptied."""
+    import dataclasses
+
+    from vcmctc.results.model import StepRecord
+
+    def nulled(obj, keep=()):
+        """``obj`` with every field that may be null set to null (but those in ``keep``)."""
+        hints = typing.get_type_hints(type(obj))
+        return dataclasses.replace(obj, **{
+            f.name: None for f in dataclasses.fields(obj)
+            if f.name not in keep and type(None) in typing.get_args(hints[f.name])})
+
     r = copy.deepcopy(results)
-    r["anchor"] = None
-    r["findings"] = []
-    r["submission"]["description"] = None
-    r["submission"]["complete"] = None
-    for p in r["points"]:
-        for k in ("rate", "metric", "enc_time_s", "dec_time_s", "time_s", "bits", "qp",
-                  "enc_time_source", "dec_time_source", "rate_unit", "metric_name", "message"):
-            p[k] = None
-        p.pop("stats", None)
-        p.pop("reported_metric", None)
-        p["status"] = "decode-failed"
-    for s in r["sequences"]:
-        s.update(bd_rate=None, bd_metric=None, overlap=None, overlap_rate=None, status="no-anchor",
-                 time_ratio=None, warnings=[])
-    for c in r["classes"]:
-        c.update(bd_rate=None, bd_metric=None, mean_bd_rate=None, curve=None, partial_mean=None,
-                 bd_metric_mean=None, time_ratio=None, overlap=None)
-    r["overall"] = {"rule": None, "over": None, "bd_rate": None, "status": None}
-    r.pop("timing")
-    r.pop("run")
-    r["signature"] = {"line": "x", "evidence": []}
+    r.anchor = None
+    r.findings = []
+    r.submission = {"description": None, "complete": None}
+    r.points = [dataclasses.replace(nulled(p), status="decode-failed", stats={},
+                                    bits_components={}, decode=StepRecord("failed"))
+                for p in r.points]
+    r.sequences = [dataclasses.replace(nulled(s), status="no-anchor", warnings=[],
+                                       time_ratio={}) for s in r.sequences]
+    r.classes = [dataclasses.replace(nulled(c), time_ratio={}) for c in r.classes]
+    r.overall = dataclasses.replace(nulled(r.overall), members=[], time_ratio={},
+                                    status="empty")
+    r.timing, r.run = {}, {}
+    r.signature = {"line": "x", "evidence": []}
     return r
 
 
@@ -180,11 +186,25 @@ def test_every_format_renders_with_every_field_null(fmt_name, results):
         assert "no points" in out  # empty plots say so
 
 
+def _minimal():
+    from vcmctc.results.model import results_from_dict
+
+    overall = {"kind": "overall", "name": "Overall", "cls": None, "optional": False,
+               "rule": "mean-of-classes", "members": [], "evidence": None, "metric_id": None,
+               "rate_unit": None, "points": 0, "points_ok": 0, "curve": None,
+               "anchor_curve": None, "bd_rate": None, "bd_metric": None, "status": "empty",
+               "overlap": None, "overlap_rate": None, "warnings": [], "bd_detail": None,
+               "mean_bd_rate": None, "mean_bd_metric": None, "mean_status": "empty",
+               "mean_over": 0, "missing": [], "partial_bd_rate": None, "time_ratio": {}}
+    return results_from_dict({"schema": "vcmctc-results/2", "signature": {}, "submission": {},
+                              "edition": {}, "anchor": None, "findings": [], "points": [],
+                              "sequences": [], "classes": [], "overall": overall,
+                              "timing": {}})
+
+
 @pytest.mark.parametrize("fmt_name", ["md", "html", "latex", "csv", "xlsx"])
 def test_every_format_renders_a_minimal_results_file(fmt_name):
-    minimal = {"schema": "vcmctc-results/1", "signature": {}, "submission": {}, "edition": {},
-               "points": [], "sequences": [], "classes": [], "overall": None}
-    assert render(minimal, fmt_name)
+    assert render(_minimal(), fmt_name)
 
 
 def test_xlsx_cells(results, tmp_path):
@@ -227,7 +247,7 @@ def test_xlsx_cells(results, tmp_path):
 
     ws = wb["Signature"]
     kv = {r[0].value: r[1].value for r in ws.iter_rows(min_row=2) if r[0].value}
-    assert kv["signature"] == results["signature"]["line"]
+    assert kv["signature"] == results.signature["line"]
     assert kv["signature.bd_method"] == "pchip" and kv["timing.ratio_averaging"]
     assert "Finding level" in kv
 
@@ -246,7 +266,14 @@ def test_report_errors_are_one_line(cli, tmp_path):
     good["points"][3] = {"qp": 1}
     bad.write_text(json.dumps(good))
     r = cli("report", bad)
-    assert r.code == 2 and "field points[3]: expected an object with 'sequence'" in r.err
+    assert r.code == 2 and f"{bad}: points[3].sequence: missing" in r.err
+    good = json.loads(FIXTURE.read_text())
+    good["sequences"][1]["bd_rate"] = "12"
+    bad.write_text(json.dumps(good))
+    r = cli("report", bad)
+    assert r.code == 2 and "sequences[1].bd_rate: expected a number or null, got '12'" in r.err
+    bad.write_text('{"schema": "vcmctc-results/1"}')
+    assert "run vcmctc evaluate again" in cli("report", bad).err
     bad.write_text('{"schema": "vcmctc-results/9"}')
     assert "not supported" in cli("report", bad).err
     r = cli("report", FIXTURE, "--format", "xlsx")
@@ -280,8 +307,7 @@ def test_bundled_example_reports_are_current(name, cli, tmp_path):
     out = tmp_path / name
     r = cli("evaluate", EXAMPLES / name, "--allow-incomplete", "--out", out, "-q")
     assert r.code == 0, r.err
-    data = json.loads((out / "results.json").read_text())
-    data["submission"]["manifest"] = f"examples/jbe2024/{name}/submission.yaml"
+    data = load_results(out / "results.json")
     if UPDATE:  # VCMCTC_UPDATE_GOLDEN=1 rewrites the bundled reports too (all five formats)
         from vcmctc.reports.render import write_report
 

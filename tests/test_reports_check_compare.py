@@ -127,8 +127,7 @@ def test_tolerance_hand_cases():
     """Rate diff = 100*(t-a)/a: 100.1 vs 100 -> +0.1 % (within 0.1, at the limit);
     100.2 vs 100 -> +0.2 % (outside). Metric: 50.01 vs 50 -> 0.01 (within 0.01)."""
     def run(rate, metric, **tol):
-        res = {"points": [{"sequence": "S", "qp": 22, "label": "qp22", "rate": rate,
-                           "metric": metric, "status": "ok"}]}
+        res = _results(("S", 22, "qp22", rate, metric))
         return check(res, "ref", [RefPoint("S", 22, "qp22", 100.0, 50.0)], **tol)
     assert run(100.1, 50.01).ok
     rep = run(100.2, 50.0)
@@ -140,9 +139,17 @@ def test_tolerance_hand_cases():
     assert not run(100.05, 50.0, tol_rate_pct=0.0).ok and run(100.0, 50.0, tol_rate_pct=0.0).ok
 
 
+def _results(*points):
+    """Just what check reads of a results file: its points."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(points=[SimpleNamespace(sequence=s, qp=qp, label=label, rate=rate,
+                                                   metric=metric, status="ok")
+                                   for s, qp, label, rate, metric in points])
+
+
 def test_match_by_label_when_qp_is_absent():
-    res = {"points": [{"sequence": "S", "qp": None, "label": "a", "rate": 1.0, "metric": 2.0},
-                      {"sequence": "S", "qp": None, "label": "b", "rate": 3.0, "metric": 4.0}]}
+    res = _results(("S", None, "a", 1.0, 2.0), ("S", None, "b", 3.0, 4.0))
     refs = [RefPoint("S", None, "b", 3.0, 4.0), RefPoint("S", None, "a", 1.0, 2.0)]
     rep = check(res, "ref", refs)
     assert rep.ok and rep.compared == 2
@@ -190,12 +197,12 @@ def test_pairwise_bd_rate_of_scaled_rates_is_minus_ten_percent(cli, runs, tmp_pa
     # pooled class rows need class curves, which reported-level results do not have
     cls = {c["name"]: c for c in pair["classes"]}
     assert cls["A"]["status"] == "not-poolable" and cls["A"]["mean_bd_rate"] == pytest.approx(-10, abs=1e-9)
-    assert cls["B"]["mean_bd_rate"] is None and cls["B"]["partial_mean"] == pytest.approx(-10, abs=1e-9)
+    assert cls["B"]["mean_bd_rate"] is None and cls["B"]["partial_bd_rate"] == pytest.approx(-10, abs=1e-9)
     assert cls["D"]["mean_bd_rate"] == pytest.approx(-10, abs=1e-9)
     assert pair["overall"]["status"] == "incomplete"
     # the vs-anchor part is read from the files, not recomputed
     paper = json.loads(runs["paper"].read_text())
-    seq_bd = {s["sequence"]: s["bd_rate"] for s in paper["sequences"]}
+    seq_bd = {s["name"]: s["bd_rate"] for s in paper["sequences"]}
     for row in out["vs_anchor"]:
         assert row["results"][0]["bd_rate"] == seq_bd[row["sequence"]]
     # the reverse pair is +11.11 % (1/0.9 - 1)
@@ -209,24 +216,25 @@ def test_pairwise_equals_bd_engine_and_mean_rule(runs, tmp_path):
     """VCM edition (class rows: mean; overall: mean of sequences): rows follow the rule."""
     from vcmctc.bd import bd_rate
     from vcmctc.reports.compare import compare
+    from vcmctc.results.model import load_results
 
-    a = json.loads(runs["vcm"].read_text())
+    a = load_results(runs["vcm"])
     b = copy.deepcopy(a)
-    for i, p in enumerate(b["points"]):
-        p["metric"] += 0.5 + 0.1 * (i % 3)   # a different curve, still sorted by rate
+    for i, p in enumerate(b.points):
+        p.metric += 0.5 + 0.1 * (i % 3)   # a different curve, still sorted by rate
     out = compare([("a", a), ("b", b)])
     pair = out["pairs"][0]
-    sig = a["signature"]
+    sig = a.signature
     for s in pair["sequences"]:
-        pa = [p for p in a["points"] if p["sequence"] == s["name"]]
-        pb = [p for p in b["points"] if p["sequence"] == s["name"]]
-        ref = bd_rate([p["rate"] for p in pa], [p["metric"] for p in pa],
-                      [p["rate"] for p in pb], [p["metric"] for p in pb],
+        pa = sorted(a.points_of(s["name"]), key=lambda p: p.rate)
+        pb = sorted(b.points_of(s["name"]), key=lambda p: p.rate)
+        ref = bd_rate([p.rate for p in pa], [p.metric for p in pa],
+                      [p.rate for p in pb], [p.metric for p in pb],
                       method=sig["bd_method"], policy=sig["bd_policy"],
                       min_points=sig["bd_min_points"])
         assert (s["bd_rate"], s["status"]) == (ref.bd_rate, ref.status)
     for c in pair["classes"]:
-        members = [s for s in pair["sequences"] if s["class"] == c["name"]]
+        members = [s for s in pair["sequences"] if s["cls"] == c["name"]]
         values = [m["bd_rate"] for m in members]
         if None in values:
             assert c["bd_rate"] is None and c["status"] == "incomplete"
@@ -260,10 +268,11 @@ def test_compare_mixed_editions_is_one_line_error(cli, runs):
 
 def test_compare_warns_when_edition_changed(runs):
     from vcmctc.reports.compare import compare
+    from vcmctc.results.model import load_results
 
-    a = json.loads(runs["paper"].read_text())
+    a = load_results(runs["paper"])
     b = copy.deepcopy(a)
-    b["signature"]["edition_hash"] = "0" * 16
+    b.signature["edition_hash"] = "0" * 16
     out = compare([("a", a), ("b", b)])
     assert any("was changed between these runs" in w for w in out["warnings"])
     assert all(math.isclose(s["bd_rate"], 0.0, abs_tol=1e-12)

@@ -28,8 +28,8 @@ def test_paper_fcm_submission_equals_bdrate_command(cli, tmp_path):
     expected = {row["sequence"]: row for row in bd["results"]}
     assert len(results["sequences"]) == 15
     for row in results["sequences"]:
-        exp = expected[row["sequence"]]
-        assert row["status"] == exp["status"], row["sequence"]
+        exp = expected[row["name"]]
+        assert row["status"] == exp["status"], row["name"]
         if exp["bd_rate"] is None:
             assert row["bd_rate"] is None
         else:
@@ -40,7 +40,7 @@ def test_paper_fcm_submission_equals_bdrate_command(cli, tmp_path):
     assert results["signature"]["edition"] == "fcm-jbe2024"
     assert results["signature"]["bd_policy"] == "refuse"
     # Pooled class rows cannot be formed from reported numbers: said, with the mean beside it.
-    cls_a = next(c for c in results["classes"] if c["class"] == "A")
+    cls_a = next(c for c in results["classes"] if c["name"] == "A")
     assert cls_a["status"] == "not-poolable" and cls_a["bd_rate"] is None
     assert cls_a["mean_bd_rate"] == pytest.approx(expected["Traffic"]["bd_rate"], abs=1e-12)
 

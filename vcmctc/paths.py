@@ -24,3 +24,14 @@ def cfg_dir() -> Path:
 
 def anchors_dir() -> Path:
     return data_dir("anchors")
+
+
+def user_home() -> Path:
+    """vcmctc's per-user folder: ``$VCMCTC_HOME``, else ``$XDG_DATA_HOME/vcmctc``, else
+    ``~/.local/share/vcmctc`` (the key that signs caches lives there; user anchors too)."""
+    import os
+
+    if os.environ.get("VCMCTC_HOME"):
+        return Path(os.environ["VCMCTC_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "vcmctc"

@@ -37,9 +37,9 @@ from vcmctc.media.yuv import YuvFormat, md5_of
 
 DECODE_STATUSES = ("ok", "failed", "timeout", "no-output", "wrong-size", "md5-mismatch")
 # {side_info}: the point's first side-information file ("" if none); {submission}: the
-# submission folder, for programs shipped inside it.
+# submission folder, for programs shipped inside it; {item}: the image id (image sets).
 DECODER_PLACEHOLDERS = ("bitstream", "side_info", "output", "width", "height", "frames",
-                        "bit_depth", "fps", "qp", "sequence", "first_frame", "submission")
+                        "bit_depth", "fps", "qp", "sequence", "first_frame", "submission", "item")
 _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 
 

@@ -1,10 +1,12 @@
 """The ``command`` adapter: an external program writes the task output.
 
-The program is an argv template (no shell) with placeholders ``{decoded}``, ``{width}``,
-``{height}``, ``{frames}``, ``{bit_depth}``, ``{chroma}``, ``{first_frame}``, ``{task}``,
-``{output}``, ``{fps}`` and ``{sequence}``. It must write a COCO results JSON (detection,
-segmentation; ``image_id`` = frame index from ``first_frame``) or a MOT txt (tracking) to
-``{output}``. It is run by :func:`vcmctc.runner.run_process`, like decoders.
+The program is an argv template (no shell) with placeholders ``{decoded}`` (the decoded YUV, or
+the folder of decoded ``<image id>.png`` of an image set), ``{width}``, ``{height}``,
+``{frames}`` (frames, or images of a set), ``{bit_depth}``, ``{chroma}`` (empty for image sets),
+``{first_frame}``, ``{task}``, ``{output}``, ``{fps}`` and ``{sequence}``. It must write to
+``{output}`` what the task family of the sequence's metric reads (see :mod:`vcmctc.families`:
+a COCO results JSON, a MOT txt, an Open Images predictions CSV, a folder of label maps). It is
+run by :func:`vcmctc.runner.run_process`, like decoders.
 """
 
 from __future__ import annotations
@@ -37,14 +39,15 @@ class CommandAdapter:
     def values(request: TaskRequest) -> dict:
         fmt = request.fmt
         return {"decoded": request.decoded if request.decoded is not None else "",
-                "width": fmt.width, "height": fmt.height, "frames": request.frames,
-                "bit_depth": fmt.bit_depth, "chroma": fmt.chroma,
+                "width": fmt.width if fmt else "", "height": fmt.height if fmt else "",
+                "frames": request.frames, "bit_depth": fmt.bit_depth if fmt else "",
+                "chroma": fmt.chroma if fmt else "",
                 "first_frame": request.first_frame, "task": request.task,
                 "output": request.output, "fps": request.fps, "sequence": request.sequence}
 
     def run(self, request: TaskRequest) -> TaskRun:
         if request.decoded is None:
-            raise UserError(f"{request.label}: the command adapter needs a decoded YUV file")
+            raise UserError(f"{request.label}: the command adapter needs decoded data")
         argv = fill_template(self.argv, {**self.extra, **self.values(request)},
                              what="task command")
         workdir = request.workdir or request.output.parent

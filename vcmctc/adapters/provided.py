@@ -6,8 +6,8 @@ from vcmctc.adapters import TaskRequest, TaskRun, finish_run
 
 
 class ProvidedAdapter:
-    """``request.output`` is the submitter's file; it must exist, be non-empty and pass
-    :func:`~vcmctc.adapters.check_task_output`. ``request.decoded`` is not used."""
+    """``request.output`` is the submitter's file; it must pass the request's check (the task
+    family's output contract). ``request.decoded`` is not used."""
 
     def run(self, request: TaskRequest) -> TaskRun:
         return finish_run(request, status="ok",

@@ -26,9 +26,9 @@ def demo(
     say = None if quiet else (lambda line: print(f"demo: {line}", file=sys.stderr, flush=True))
     results, path, reports = run_demo(out, jobs, say=say, progress=say)
     typer.echo(f"Multi-task foreground coding vs the VVC anchor, edition ctc-demo "
-               f"({results['edition']['title']})\n")
+               f"({results.edition['title']})\n")
     typer.echo(summary_table(results))
-    typer.echo(f"\nsignature: {results['signature']['line']}")
+    typer.echo(f"\nsignature: {results.signature['line']}")
     typer.echo(f"results:   {path}")
     for fmt, report in reports.items():
         typer.echo(f"report:    {report}  ({fmt})")

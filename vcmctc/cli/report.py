@@ -39,7 +39,7 @@ def report_cmd(
                                        help="Output file (default: stdout; xlsx needs a file)."),
 ) -> None:
     """Render a report from a saved results.json (numbers are never recomputed)."""
-    from vcmctc.reports.model import load_results
+    from vcmctc.results.model import load_results
     from vcmctc.reports.render import BINARY, format_for, render, write_report
 
     data = load_results(results)
@@ -68,7 +68,7 @@ def check_cmd(
 ) -> None:
     """Regression check: do the results reproduce reference numbers? Exit 1 if not."""
     from vcmctc.reports.check import check, csv_rows, format_text, reference_points
-    from vcmctc.reports.model import load_results
+    from vcmctc.results.model import load_results
 
     data = load_results(results)
     name, refs = reference_points(against, data)

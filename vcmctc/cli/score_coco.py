@@ -11,6 +11,7 @@ import typer
 from vcmctc.cli._common import OutputFormat, print_json, print_metrics_csv
 from vcmctc.cli.score import score_app
 from vcmctc.errors import UserError
+from vcmctc.evaluators.coco import DEFAULT_BACKEND
 
 
 class GtFormat(str, enum.Enum):
@@ -36,8 +37,9 @@ def score_coco(
         help="COCO results JSON (list of detections), one per --gt."),
     iou_type: str = typer.Option("bbox", "--iou-type", metavar="TYPE",
                                  help="bbox, segm or keypoints."),
-    backend: str = typer.Option("pycocotools", "--backend", metavar="NAME",
-                                help="pycocotools (the reference) or faster-coco-eval."),
+    backend: str = typer.Option(DEFAULT_BACKEND, "--backend", metavar="NAME",
+                                help="faster-coco-eval (default, as in evaluate) or pycocotools "
+                                     "(the reference)."),
     gt_format: GtFormat = typer.Option(
         GtFormat.auto, "--gt-format",
         help="auto: a folder is sfu-txt, a file is coco. sfu-json and sfu-txt map the 0..79 class "

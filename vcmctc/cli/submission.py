@@ -12,6 +12,7 @@ import typer
 from vcmctc.cli import app
 from vcmctc.cli._common import OutputFormat, print_json
 from vcmctc.cli._table import render
+from vcmctc.evaluators.coco import DEFAULT_BACKEND
 
 
 class Level(str, enum.Enum):
@@ -54,20 +55,21 @@ def validate_cmd(
     folder: Path = typer.Argument(..., help="Submission folder (with submission.yaml)."),
     allow_incomplete: bool = typer.Option(False, help="Missing sequences/points are not errors."),
     no_md5: bool = typer.Option(False, "--no-md5", help="Skip md5 checks of decoded files."),
+    level: Level = typer.Option(Level.best, help="Evidence level the evaluation will use."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
 ) -> None:
     """Check a submission's conformance before any heavy work; exit 1 on an error."""
     from vcmctc.submission.manifest import load_manifest
     from vcmctc.submission.validate import validate
 
-    v = validate(load_manifest(folder), check_md5=not no_md5)
-    print_findings(v.findings, fmt)
-    errors = v.errors(allow_incomplete)
+    plan = validate(load_manifest(folder), level=level.value, check_md5=not no_md5)
+    print_findings(plan.findings, fmt)
+    errors = plan.errors(allow_incomplete)
     if fmt is not OutputFormat.json:
-        n_points = sum(len(p) for p in v.points.values())
-        typer.echo(f"{folder}: {len(v.points)} sequence(s), {n_points} rate point(s): "
+        n_points = sum(len(p) for p in plan.sequences.values())
+        typer.echo(f"{folder}: {len(plan.sequences)} sequence(s), {n_points} rate point(s): "
                    f"{len(errors)} error(s), "
-                   f"{sum(f.level == 'warning' for f in v.findings)} warning(s)")
+                   f"{sum(f.level == 'warning' for f in plan.findings)} warning(s)")
     if errors:
         raise typer.Exit(1)
 
@@ -76,30 +78,31 @@ def validate_cmd(
 def evaluate_cmd(
     folder: Path = typer.Argument(..., help="Submission folder (with submission.yaml)."),
     data_root: Optional[Path] = typer.Option(None, help="Root of the ground-truth data sets."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: FOLDER/vcmctc-out)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder, outside the submission "
+                                       "(default: ./vcmctc-out/NAME of the submission folder)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Rate points processed in parallel."),
     level: Level = typer.Option(Level.best, help="Evidence level to use for every point."),
     allow_incomplete: bool = typer.Option(False, help="Evaluate even if sequences or points are missing."),
     timing: Timing = typer.Option(Timing.parallel, help="isolated: decoders one at a time, for comparable times."),
-    backend: str = typer.Option("faster-coco-eval", help="COCO backend: faster-coco-eval or pycocotools."),
+    backend: str = typer.Option(DEFAULT_BACKEND, help="COCO backend: faster-coco-eval or "
+                                "pycocotools (the reference)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
 ) -> None:
     """Evaluate a submission: validate, decode, task network, score, rate, BD-rate -> results.json."""
     from vcmctc.submission.pipeline import Options, ValidationFailed, evaluate
 
-    out = out or folder / "vcmctc-out"
     progress = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     opts = Options(out=out, data_root=data_root, jobs=jobs, level=level.value,
-                   allow_incomplete=allow_incomplete, timing=timing.value, backend=backend,
+                   allow_incomplete=allow_incomplete, timing=timing.value, coco_backend=backend,
                    use_cache=not no_cache, progress=progress)
     try:
         results, path = evaluate(folder, opts)
     except ValidationFailed as exc:
-        print_findings(exc.validation.findings)
-        n = len(exc.validation.errors(allow_incomplete))
+        print_findings(exc.plan.findings)
+        n = len(exc.plan.errors(allow_incomplete))
         hint = (" (missing sequences/points: --allow-incomplete evaluates anyway)"
-                if any(f.kind == "incomplete" for f in exc.validation.errors()) else "")
+                if any(f.kind == "incomplete" for f in exc.plan.errors()) else "")
         typer.echo(f"vcmctc: {n} validation error(s); nothing evaluated{hint}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -107,33 +110,29 @@ def evaluate_cmd(
                    "to resume", err=True)
         raise typer.Exit(130)
     typer.echo(summary_table(results))
-    typer.echo(f"\nresults: {path}\nsignature: {results['signature']['line']}")
-    failed = [p for p in results["points"] if p["status"] != "ok"]
+    typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
+    failed = [p for p in results.points if p.status != "ok"]
     if failed:
         typer.echo(f"vcmctc: {len(failed)} rate point(s) failed: "
-                   + "; ".join(f"{p['sequence']} {p['label']}: {p['message']}" for p in failed[:3])
+                   + "; ".join(f"{p.sequence} {p.label}: {p.message}" for p in failed[:3])
                    + ("; ..." if len(failed) > 3 else ""), err=True)
         raise typer.Exit(1)
 
 
-def summary_table(results: dict) -> str:
+def summary_table(results) -> str:
+    """The sequence, class and overall rows of a :class:`~vcmctc.results.model.Results`."""
     rows = []
-    for s in results["sequences"]:
-        pts = [p for p in results["points"] if p["sequence"] == s["sequence"]]
-        rates = " ".join(f"{p['rate']:.1f}" if p.get("rate") is not None else "-" for p in pts)
-        metrics = " ".join(f"{p['metric']:.2f}" if p.get("metric") is not None else "-" for p in pts)
-        rows.append([s["sequence"], s["class"], s["evidence"], rates, metrics, s.get("bd_rate"),
-                     s.get("status")])
-    for c in results["classes"]:
-        bd = c.get("bd_rate")
-        status = c.get("status")
-        if bd is None and c.get("mean_bd_rate") is not None:
-            bd, status = c["mean_bd_rate"], f"{status}; mean of members"
-        rows.append([f"class {c['class']}", "", c["evidence"], "", "", bd, status])
-    o = results["overall"]
-    rows.append(["overall", "", "", "", "", o.get("bd_rate"),
-                 o.get("status") + (f" (partial mean {o['partial_mean']:.2f} over {o['mean_over']})"
-                                    if o.get("partial_mean") is not None else "")])
+    for s in results.sequences:
+        pts = results.points_of(s.name)
+        rates = " ".join(f"{p.rate:.4g}" if p.rate is not None else "-" for p in pts)
+        metrics = " ".join(f"{p.metric:.2f}" if p.metric is not None else "-" for p in pts)
+        rows.append([s.name, s.cls, s.evidence, rates, metrics, s.bd_rate, s.status])
+    for row in [*results.classes, results.overall]:
+        status = row.status
+        if row.bd_rate is None and row.partial_bd_rate is not None:
+            status += f" (partial {row.partial_bd_rate:.2f} over {row.mean_over})"
+        name = f"class {row.name}" if row.kind == "class" else "overall"
+        rows.append([name, "", row.evidence, "", "", row.bd_rate, status])
     return render(["sequence", "class", "evidence", "rates", "metrics", "BD-rate %", "status"],
                   rows, right=["BD-rate %"])
 

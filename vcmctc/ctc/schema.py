@@ -22,29 +22,17 @@ CLASS_ROW_RULES = ("pooled", "mean")
 OVERALL_RULES = ("mean-of-classes", "mean-of-sequences")
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    task: str
-    higher_is_better: bool = True
-
-
-# The task metrics an edition may name. Values are on a 0-100 scale.
-METRICS: dict[str, MetricInfo] = {
-    "coco-bbox-ap": MetricInfo("mAP", "object-detection"),
-    "coco-bbox-ap50": MetricInfo("mAP@0.5", "object-detection"),
-    "coco-segm-ap": MetricInfo("mAP (segm)", "instance-segmentation"),
-    "coco-keypoints-ap": MetricInfo("AP (keypoints)", "pose-estimation"),
-    "oid-bbox-map50": MetricInfo("mAP@0.5 (OID)", "object-detection"),
-    "oid-segm-map50": MetricInfo("mAP@0.5 (OID segm)", "instance-segmentation"),
-    "mota": MetricInfo("MOTA", "object-tracking"),
-    "miou": MetricInfo("mIoU", "semantic-segmentation"),
-}
-
 # Facts about a clip (as opposed to choices of an edition such as QPs or classes). An edition
 # that overrides one of these from an included file must say why in ``notes`` (see check).
 FACT_FIELDS = ("width", "height", "fps", "total_frames", "skip", "frames", "intra_period",
-               "bit_depth", "items")
+               "bit_depth", "items", "pixels")
+
+
+def _metric(ctx: str, v: Any) -> str | None:
+    """A metric id of one of the task families (:mod:`vcmctc.families`), or None."""
+    from vcmctc.families import metric_ids
+
+    return _str(ctx, "metric", v, choices=metric_ids())
 
 
 def _err(ctx: str, msg: str) -> UserError:
@@ -127,7 +115,7 @@ class Dataset:
             kind=_str(ctx, "kind", data.get("kind", "video"), choices=KINDS, nullable=False),
             task=_str(ctx, "task", data.get("task")),
             task_network=_str(ctx, "task_network", data.get("task_network")),
-            metric=_str(ctx, "metric", data.get("metric"), choices=tuple(METRICS)),
+            metric=_metric(ctx, data.get("metric")),
             rate_unit=_str(ctx, "rate_unit", data.get("rate_unit"), choices=RATE_UNITS),
             first_frame=_int(ctx, "first_frame", data.get("first_frame", 0), nullable=False),
             gt=_str(ctx, "gt", data.get("gt")),
@@ -153,6 +141,7 @@ class Sequence:
     frames: int | None = None
     tail: bool = False
     items: int | None = None
+    pixels: int | None = None       # image sets of varied image sizes: total pixels of the set
     intra_period: int | None = None
     bit_depth: int | None = None
     chroma: str = "420"
@@ -172,7 +161,7 @@ class Sequence:
 
     # Keys a sequence entry may carry in a file ("class" is stored as ``cls``).
     FILE_FIELDS = ("aliases", "dataset", "class", "kind", "width", "height", "fps",
-                   "total_frames", "skip", "frames", "tail", "items", "intra_period",
+                   "total_frames", "skip", "frames", "tail", "items", "pixels", "intra_period",
                    "bit_depth", "chroma", "qps", "task", "task_network", "metric", "rate_unit",
                    "first_frame", "gt", "metric_options", "optional", "notes", "source")
 
@@ -191,8 +180,11 @@ class Sequence:
         return self.frames / self.fps
 
     @property
-    def metric_info(self) -> MetricInfo | None:
-        return METRICS.get(self.metric) if self.metric else None
+    def metric_info(self):
+        """The :class:`~vcmctc.families.base.MetricDef` of the sequence's metric (None if unset)."""
+        from vcmctc.families import metric_def
+
+        return metric_def(self.metric) if self.metric else None
 
 
 def parse_sequence(ctx: str, seq_id: str, data: Any, *, track: str,
@@ -261,13 +253,14 @@ def parse_sequence(ctx: str, seq_id: str, data: Any, *, track: str,
         frames=_int(ctx, "frames", data.get("frames"), minimum=1),
         tail=bool(data.get("tail", False)),
         items=_int(ctx, "items", data.get("items"), minimum=1),
+        pixels=_int(ctx, "pixels", data.get("pixels"), minimum=1),
         intra_period=_int(ctx, "intra_period", data.get("intra_period"), minimum=1),
         bit_depth=_int(ctx, "bit_depth", data.get("bit_depth"), minimum=8),
         chroma=chroma,
         qps=qps,
         task=_str(ctx, "task", pick("task")),
         task_network=_str(ctx, "task_network", pick("task_network")),
-        metric=_str(ctx, "metric", pick("metric"), choices=tuple(METRICS)),
+        metric=_metric(ctx, pick("metric")),
         rate_unit=_str(ctx, "rate_unit", pick("rate_unit"), choices=RATE_UNITS),
         first_frame=_int(ctx, "first_frame", pick("first_frame"), nullable=False),
         gt=_str(ctx, "gt", pick("gt")),

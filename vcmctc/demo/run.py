@@ -162,15 +162,15 @@ class Demo:
             [py, "-m", "vcmctc.demo.fgcodec", "decode", "--bitstream", "{bitstream}",
              "--side-info", "{side_info}", "--output", "{output}", "--width", "{width}",
              "--height", "{height}", "--frames", "{frames}"],
-            "../anchor/vcmctc-out/results.json", sub_pts))
+            "../anchor-results.json", sub_pts))
 
-    def evaluate(self, folder: Path, progress) -> tuple[dict, Path]:
+    def evaluate(self, folder: Path, progress):
         from vcmctc.submission.pipeline import Options, evaluate
 
-        return evaluate(folder, Options(out=folder / "vcmctc-out", data_root=self.data,
+        return evaluate(folder, Options(out=self.out / "eval" / folder.name, data_root=self.data,
                                         jobs=self.jobs, progress=progress))
 
-    def reports(self, results: dict) -> dict[str, Path]:
+    def reports(self, results) -> dict[str, Path]:
         from vcmctc.reports.render import write_report
 
         folder = self.out / "reports"
@@ -179,14 +179,17 @@ class Demo:
 
 
 def run_demo(out: Path, jobs: int = 2, say: Callable[[str], None] | None = None,
-             progress: Callable[[str], None] | None = None) -> tuple[dict, Path, dict[str, Path]]:
+             progress: Callable[[str], None] | None = None):
     demo = Demo(out, jobs, say)
     demo.prepare()
     demo.sequences()
     demo.encode_all()
     demo.manifests()
     demo.say("evaluating the VVC anchor")
-    demo.evaluate(demo.anchor_dir, progress)
+    _, anchor_results = demo.evaluate(demo.anchor_dir, progress)
+    # The submission names the anchor's results as its reference; they are copied beside it,
+    # outside both submissions, the way a user would keep an anchor run.
+    shutil.copyfile(anchor_results, demo.out / "anchor-results.json")
     demo.say("evaluating the example submission against the anchor")
     results, path = demo.evaluate(demo.sub_dir, progress)
     return results, path, demo.reports(results)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcmctc.errors import UserError
+
+if TYPE_CHECKING:
+    from vcmctc.results.model import Results
 
 DEFAULT_TOL_RATE_PCT = 0.1
 DEFAULT_TOL_METRIC = 0.01
@@ -77,21 +80,20 @@ class CheckReport:
         }
 
 
-def _points_of_results(results: dict) -> list[RefPoint]:
-    return [RefPoint(p["sequence"], p.get("qp"), str(p.get("label") or f"qp{p.get('qp')}"),
-                     p.get("rate"), p.get("metric"), p.get("status") or "ok")
-            for p in results["points"]]
+def _points_of_results(results: "Results") -> list[RefPoint]:
+    return [RefPoint(p.sequence, p.qp, p.label, p.rate, p.metric, p.status)
+            for p in results.points]
 
 
-def reference_points(against: str, results: dict) -> tuple[str, list[RefPoint]]:
+def reference_points(against: str, results: "Results") -> tuple[str, list[RefPoint]]:
     """Points of ``against``: a results.json path or an anchor id (or anchor.yaml path)."""
-    from vcmctc.reports.model import load_results
+    from vcmctc.results.model import load_results
 
     path = Path(against)
-    edition = (results.get("signature") or {}).get("edition")
+    edition = results.signature.get("edition")
     if path.suffix == ".json":
         ref = load_results(path)
-        ref_edition = (ref.get("signature") or {}).get("edition")
+        ref_edition = ref.signature.get("edition")
         if ref_edition != edition:
             raise UserError(f"reference is for edition {ref_edition!r} but the results are for "
                             f"{edition!r}", file=path)
@@ -129,7 +131,7 @@ def _name(p: RefPoint) -> str:
     return f"QP {p.qp}" if p.qp is not None else p.label
 
 
-def check(results: dict, reference: str, refs: list[RefPoint], *,
+def check(results: "Results", reference: str, refs: list[RefPoint], *,
           tol_rate_pct: float = DEFAULT_TOL_RATE_PCT, tol_metric: float = DEFAULT_TOL_METRIC,
           allow_missing: bool = False, results_name: str = "results") -> CheckReport:
     """Compare the points of ``results`` with ``refs``; see the module docstring."""

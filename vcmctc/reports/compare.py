@@ -13,157 +13,125 @@ Two parts:
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcmctc.errors import UserError
 
+if TYPE_CHECKING:
+    from vcmctc.results.model import Results, Row
 
-def _sig(results: dict) -> dict:
-    return results.get("signature") or {}
 
-
-def check_same_edition(named: list[tuple[str, dict]]) -> list[str]:
+def check_same_edition(named: list[tuple[str, "Results"]]) -> list[str]:
     """UserError unless every results file is of one edition; warnings for other differences."""
     first_name, first = named[0]
-    ed = _sig(first).get("edition")
+    ed = first.signature.get("edition")
     for name, res in named[1:]:
-        other = _sig(res).get("edition")
+        other = res.signature.get("edition")
         if other != ed:
             raise UserError(f"cannot compare results of different editions: {first_name} is "
                             f"{ed!r}, {name} is {other!r}")
     warnings = []
-    hashes = {_sig(r).get("edition_hash") for _, r in named}
+    hashes = {r.signature.get("edition_hash") for _, r in named}
     if len(hashes) > 1:
         warnings.append(f"edition {ed} was changed between these runs (edition hashes "
                         f"{', '.join(sorted(str(h) for h in hashes))}); BD settings of "
                         f"{first_name} are used")
     for key in ("bd_method", "bd_policy", "bd_min_points"):
-        if len({str(_sig(r).get(key)) for _, r in named}) > 1:
+        if len({str(r.signature.get(key)) for _, r in named}) > 1:
             warnings.append(f"{key} differs between the results; {first_name}'s is used")
     return warnings
 
 
-def _curve(results: dict, seq: str) -> tuple[list[float], list[float]]:
-    pts = [p for p in results["points"] if p["sequence"] == seq and (p.get("status") or "ok") == "ok"
-           and p.get("rate") is not None and p.get("metric") is not None]
-    return [p["rate"] for p in pts], [p["metric"] for p in pts]
+def _reference_points(results: "Results", seq: str) -> list[dict[str, Any]]:
+    return [{"rate": p.rate, "metric": p.metric, "qp": p.qp, "label": p.label,
+             **{k: getattr(p, k) for k in ("enc_time_s", "dec_time_s", "time_s")}}
+            for p in results.points_of(seq) if p.ok]
 
 
-def _mean(rows: list[dict], key: str = "bd_rate") -> dict[str, Any]:
-    values = [r.get(key) for r in rows]
-    have = [v for v in values if v is not None]
-    if not rows:
-        return {"bd_rate": None, "status": "empty", "partial_mean": None, "mean_over": 0,
-                "missing": []}
-    if len(have) == len(values):
-        return {"bd_rate": statistics.fmean(have), "status": "ok", "partial_mean": None,
-                "mean_over": len(have), "missing": []}
-    return {"bd_rate": None, "status": "incomplete",
-            "partial_mean": statistics.fmean(have) if have else None, "mean_over": len(have),
-            "missing": [r["name"] for r in rows if r.get(key) is None]}
+def pairwise(ref: "Results", test: "Results", settings) -> dict[str, Any]:
+    """BD-rate of ``test`` against ``ref`` per sequence, class and overall, with the rules of
+    :mod:`vcmctc.results.aggregate` (see the module doc)."""
+    import dataclasses
 
+    from vcmctc.results.aggregate import class_row, overall_row, sequence_row
+    from vcmctc.results.model import _dump
 
-def pairwise(ref: dict, test: dict, settings: dict) -> dict[str, Any]:
-    """BD-rate of ``test`` against ``ref`` per sequence, class and overall (see module doc)."""
-    from vcmctc.bd import bd_rate
-
-    kw = dict(method=settings["bd_method"], policy=settings["bd_policy"],
-              min_points=int(settings["bd_min_points"]))
-    ref_seqs = {s["sequence"]: s for s in ref["sequences"]}
-    seq_rows = []
-    for s in test["sequences"]:
-        name = s["sequence"]
-        row = {"name": name, "class": s.get("class"), "optional": bool(s.get("optional"))}
-        if name not in ref_seqs:
-            row.update(bd_rate=None, bd_metric=None, status="missing-in-reference")
-        else:
-            res = bd_rate(*_curve(ref, name), *_curve(test, name), **kw)
-            row.update(bd_rate=res.bd_rate, bd_metric=res.bd_metric, status=res.status,
-                       warnings=list(res.warnings))
-        seq_rows.append(row)
-    for name in ref_seqs:
-        if name not in {s["sequence"] for s in test["sequences"]}:
-            s = ref_seqs[name]
-            seq_rows.append({"name": name, "class": s.get("class"),
-                             "optional": bool(s.get("optional")), "bd_rate": None,
-                             "bd_metric": None, "status": "missing-in-test"})
-
-    edition = test.get("edition") or {}
-    rule = (edition.get("aggregation") or {}).get("class_rows", _sig(test).get("class_rows"))
-    overall_rule = (edition.get("aggregation") or {}).get("overall", _sig(test).get("overall"))
-    class_info = edition.get("classes") or {}
-    classes = list(class_info) or list(dict.fromkeys(r["class"] for r in seq_rows))
-    ref_curves = {c["class"]: c.get("curve") for c in ref.get("classes", [])}
-    test_curves = {c["class"]: c.get("curve") for c in test.get("classes", [])}
+    ref_rows = {r.name: r for r in ref.sequences}
+    test_rows = {r.name: r for r in test.sequences}
+    seq_rows: list[Row] = []
+    for name in [*test_rows, *(n for n in ref_rows if n not in test_rows)]:
+        row = test_rows.get(name) or ref_rows[name]
+        seq_rows.append(sequence_row(name, row.cls, row.optional, test.points_of(name),
+                                     _reference_points(ref, name) if name in ref_rows else [],
+                                     settings, reference_name="reference"))
+        if name not in test_rows:
+            seq_rows[-1] = dataclasses.replace(seq_rows[-1], status="missing-in-test",
+                                               bd_rate=None, bd_metric=None)
+    agg = test.edition.get("aggregation") or {}
+    rule = agg.get("class_rows", test.signature.get("class_rows"))
+    overall_rule = agg.get("overall", test.signature.get("overall"))
+    class_info = test.edition.get("classes") or {}
+    ref_classes = {c.name: c for c in ref.classes}
+    test_classes = {c.name: c for c in test.classes}
     class_rows = []
-    for cls in classes:
-        members = [r for r in seq_rows if r["class"] == cls]
+    for cls in list(class_info) or list(dict.fromkeys(r.cls for r in seq_rows)):
+        members = [r for r in seq_rows if r.cls == cls]
         if not members:
             continue
-        row: dict[str, Any] = {"name": cls, "rule": rule,
-                               "optional": bool((class_info.get(cls) or {}).get("optional")),
-                               "sequences": [m["name"] for m in members]}
-        mean = _mean(members)
+        kw: dict[str, Any] = {}
         if rule == "pooled":
-            a, t = ref_curves.get(cls), test_curves.get(cls)
-            row["mean_bd_rate"], row["mean_status"] = mean["bd_rate"], mean["status"]
-            row["partial_mean"], row["missing"] = mean["partial_mean"], mean["missing"]
-            if a and t:
-                res = bd_rate([k["rate"] for k in a], [k["metric"] for k in a],
-                              [k["rate"] for k in t], [k["metric"] for k in t], **kw)
-                row.update(bd_rate=res.bd_rate, bd_metric=res.bd_metric, status=res.status)
-            else:
-                row.update(bd_rate=None, bd_metric=None, status="not-poolable",
-                           note="a pooled class curve is missing in one of the results; "
-                                "mean_bd_rate is the mean of the members' BD-rates instead")
-        else:
-            row.update(mean)
-        class_rows.append(row)
-    used = ([r for r in seq_rows if not r["optional"]] if overall_rule == "mean-of-sequences"
-            else [r for r in class_rows if not r["optional"]])
-    overall = {"rule": overall_rule, "over": [r["name"] for r in used], **_mean(used)}
-    return {"sequences": seq_rows, "classes": class_rows, "overall": overall}
+            t, a = test_classes.get(cls), ref_classes.get(cls)
+            kw = {"pooled": t.curve if t else None, "pooled_reference": a.curve if a else None,
+                  "not_poolable": "the test's results carry no pooled curve of this class"}
+        class_rows.append(class_row(cls, bool((class_info.get(cls) or {}).get("optional")), rule,
+                                    members, [m.name for m in members], settings,
+                                    reference_name="reference", **kw))
+    expected = [r.name for r in (seq_rows if overall_rule == "mean-of-sequences" else class_rows)
+                if not r.optional]
+    overall = overall_row(overall_rule, seq_rows, class_rows, expected)
+    return {"sequences": _dump(seq_rows), "classes": _dump(class_rows), "overall": _dump(overall)}
 
 
-def compare(named: list[tuple[str, dict]]) -> dict[str, Any]:
+def compare(named: list[tuple[str, "Results"]]) -> dict[str, Any]:
     """Side-by-side view of several results of one edition (see module doc)."""
+    from vcmctc.bd.settings import BDSettings
+
     if len(named) < 2:
         raise UserError("compare needs at least two results files")
     warnings = check_same_edition(named)
-    first = _sig(named[0][1])
-    settings = {k: first.get(k) for k in ("bd_method", "bd_policy", "bd_min_points")}
+    first = named[0][1].signature
+    settings = BDSettings(first["bd_method"], first["bd_policy"], int(first["bd_min_points"]))
     subs = []
     for name, res in named:
-        sig = _sig(res)
-        subs.append({"name": name, "codec": (res.get("submission") or {}).get("codec"),
+        sig = res.signature
+        subs.append({"name": name, "codec": res.submission.get("codec"),
                      "anchor": sig.get("anchor"), "evidence": sig.get("evidence"),
                      "signature": sig.get("line")})
     order: list[str] = []
     for _, res in named:
-        order += [s["sequence"] for s in res["sequences"] if s["sequence"] not in order]
+        order += [s.name for s in res.sequences if s.name not in order]
     vs_anchor = []
     for seq in order:
         row: dict[str, Any] = {"sequence": seq, "results": []}
         for _, res in named:
-            s = next((x for x in res["sequences"] if x["sequence"] == seq), None)
-            row.setdefault("class", s.get("class") if s else None)
-            row["results"].append({"bd_rate": s.get("bd_rate") if s else None,
-                                   "status": s.get("status") if s else "missing"})
+            s = res.sequence(seq)
+            row.setdefault("class", s.cls if s else None)
+            row["results"].append({"bd_rate": s.bd_rate if s else None,
+                                   "status": s.status if s else "missing"})
         vs_anchor.append(row)
-    overall_vs_anchor = [{"bd_rate": (res.get("overall") or {}).get("bd_rate"),
-                          "status": (res.get("overall") or {}).get("status"),
-                          "partial_mean": (res.get("overall") or {}).get("partial_mean")}
-                         for _, res in named]
+    overall_vs_anchor = [{"bd_rate": res.overall.bd_rate, "status": res.overall.status,
+                          "partial_bd_rate": res.overall.partial_bd_rate} for _, res in named]
     pairs = []
     for i in range(len(named)):
         for j in range(i + 1, len(named)):
             pairs.append({"reference": named[i][0], "test": named[j][0],
                           **pairwise(named[i][1], named[j][1], settings)})
-    return {"edition": first.get("edition"), "bd": settings, "submissions": subs,
-            "vs_anchor": vs_anchor, "overall_vs_anchor": overall_vs_anchor, "pairs": pairs,
-            "warnings": warnings}
+    return {"edition": first.get("edition"),
+            "bd": {"bd_method": settings.method, "bd_policy": settings.policy,
+                   "bd_min_points": settings.min_points},
+            "submissions": subs, "vs_anchor": vs_anchor, "overall_vs_anchor": overall_vs_anchor,
+            "pairs": pairs, "warnings": warnings}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,21 +151,21 @@ def _tables(cmp: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     heads = ["sequence", "class"] + [f"{s['name']} vs {s['anchor']}" for s in subs]
     rows = [[r["sequence"], str(r.get("class") or "")]
             + [_t(x["bd_rate"], x["status"]) for x in r["results"]] for r in cmp["vs_anchor"]]
-    rows.append(["overall", ""] + [_t(o["bd_rate"], o["status"], o.get("partial_mean"))
+    rows.append(["overall", ""] + [_t(o["bd_rate"], o["status"], o.get("partial_bd_rate"))
                                    for o in cmp["overall_vs_anchor"]])
     tables = [("BD-rate (%) of each submission against its anchor (from its results.json)",
                heads, rows)]
     for p in cmp["pairs"]:
-        rows = [[r["name"], str(r.get("class") or ""), _t(r["bd_rate"], r["status"]),
+        rows = [[r["name"], str(r.get("cls") or ""), _t(r["bd_rate"], r["status"]),
                  _t(r.get("bd_metric"), r["status"])] for r in p["sequences"]]
         for c in p["classes"]:
-            text = _t(c["bd_rate"], c["status"], c.get("partial_mean"))
+            text = _t(c["bd_rate"], c["status"], c.get("partial_bd_rate"))
             if c.get("bd_rate") is None and c.get("mean_bd_rate") is not None:
                 text += f"; mean of members {c['mean_bd_rate']:.2f} (fallback)"
             rows.append([f"class {c['name']}", c["rule"] or "", text, ""])
         o = p["overall"]
-        rows.append(["overall", o["rule"] or "", _t(o["bd_rate"], o["status"], o.get("partial_mean")),
-                     ""])
+        rows.append(["overall", o["rule"] or "",
+                     _t(o["bd_rate"], o["status"], o.get("partial_bd_rate")), ""])
         tables.append((f"BD-rate (%) of {p['test']} against {p['reference']} "
                        f"({cmp['bd']['bd_method']}, {cmp['bd']['bd_policy']}, "
                        f"min {cmp['bd']['bd_min_points']} points)",
@@ -231,9 +199,9 @@ def format_markdown(cmp: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def load_named(paths: list[Path]) -> list[tuple[str, dict]]:
+def load_named(paths: list[Path]) -> list[tuple[str, "Results"]]:
     """Results files with short, unique display names (file stem or parent folder name)."""
-    from vcmctc.reports.model import load_results
+    from vcmctc.results.model import load_results
 
     loaded = [load_results(p) for p in paths]
     names = []

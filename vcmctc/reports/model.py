@@ -13,44 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vcmctc.errors import UserError
-
-SCHEMA_FAMILY = "vcmctc-results"
-SUPPORTED_SCHEMAS = ("vcmctc-results/1",)
+from vcmctc.results.model import TIME_KEYS, Results, Row, load_results  # noqa: F401 (re-export)
 
 # Decimals shown for each kind of number (raw values stay available for CSV and xlsx).
 DIGITS = {"kbps": 3, "bpp": 6, "metric": 3, "time": 2, "bd_rate": 2, "bd_metric": 3,
           "ratio_pct": 2, "overlap_pct": 1}
-TIME_KEYS = ("enc_time_s", "dec_time_s", "time_s")
-
-
-def load_results(path: str | Path) -> dict[str, Any]:
-    """Read a results.json written by ``vcmctc evaluate``; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError("no such results file", file=path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError("not a UTF-8 text file", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"not valid JSON ({exc.msg})", file=path, line=exc.lineno) from None
-    if not isinstance(data, dict) or not str(data.get("schema", "")).startswith(SCHEMA_FAMILY + "/"):
-        raise UserError("not a vcmctc results.json (no 'schema: vcmctc-results/...')", file=path)
-    if data["schema"] not in SUPPORTED_SCHEMAS:
-        raise UserError(f"schema {data['schema']!r} is not supported by this vcmctc "
-                        f"(supported: {', '.join(SUPPORTED_SCHEMAS)})", file=path)
-    for key in ("signature", "submission", "edition", "points", "sequences", "classes", "overall"):
-        if key not in data:
-            raise UserError(f"field {key!r} is missing", file=path)
-    for key, ident in (("points", "sequence"), ("sequences", "sequence"), ("classes", "class")):
-        rows = data[key]
-        if not isinstance(rows, list):
-            raise UserError(f"field {key!r}: expected a list", file=path)
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict) or ident not in row:
-                raise UserError(f"field {key}[{i}]: expected an object with {ident!r}", file=path)
-    return data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,9 +70,13 @@ def rate_digits(unit: str | None) -> int:
 
 def metric_info(name: str | None) -> tuple[str, bool]:
     """(label, higher_is_better) of an edition metric id."""
-    from vcmctc.ctc.schema import METRICS
+    from vcmctc.errors import UserError
+    from vcmctc.families import metric_def
 
-    info = METRICS.get(name) if name else None
+    try:
+        info = metric_def(name) if name else None
+    except UserError:   # a metric of another vcmctc version: show its id
+        info = None
     if info is None:
         return (name or "metric"), True
     return info.label, info.higher_is_better
@@ -242,96 +213,70 @@ class Report:
 # ---------------------------------------------------------------------------------------------
 # building
 
-def _anchor_points(results: dict) -> dict[str, list[dict]]:
-    anchor = results.get("anchor") or {}
-    return anchor.get("points") or {}
-
-
-def _time_source(p: dict) -> str:
+def _time_source(p) -> str:
     parts = []
-    for key, name in (("enc_time_source", "enc"), ("dec_time_source", "dec")):
-        if p.get(key):
-            parts.append(f"{name}: {p[key]}")
+    for source, name in ((p.enc_time_source, "enc"), (p.dec_time_source, "dec")):
+        if source:
+            parts.append(f"{name}: {source}")
     return "; ".join(parts)
 
 
-def _point_row(p: dict, anchor: dict | None) -> PointRow:
-    unit = p.get("rate_unit")
-    label, _ = metric_info(p.get("metric_name"))
-    status = p.get("status") or "ok"
-    reason = None if status == "ok" else status
-    a = anchor or {}
-    a_reason = None if anchor is not None else "not in anchor"
-    bits = p.get("bits") or {}
-    reported = p.get("reported_metric")
+def _anchor_values(a: dict | None, unit: str | None, reason: str | None) -> dict[str, Num]:
+    a = a or {}
+    return {"anchor_rate": fmt(a.get("rate"), rate_digits(unit), reason=reason),
+            "anchor_metric": fmt(a.get("metric"), DIGITS["metric"], reason=reason),
+            "anchor_enc": fmt(a.get("enc_time_s"), DIGITS["time"]),
+            "anchor_dec": fmt(a.get("dec_time_s"), DIGITS["time"]),
+            "anchor_total": fmt(a.get("time_s"), DIGITS["time"])}
+
+
+def _point_row(p, anchor: dict | None) -> PointRow:
+    unit = p.rate_unit
+    label, _ = metric_info(p.metric_id)
+    reason = None if p.status == "ok" else p.status
     return PointRow(
-        sequence=p["sequence"], cls=str(p.get("class") or ""), label=str(p.get("label") or ""),
-        qp=p.get("qp"), point=str(p["qp"]) if p.get("qp") is not None else str(p.get("label")),
-        evidence=p.get("evidence") or "", status=status, message=p.get("message"),
-        rate_unit=unit, metric_name=p.get("metric_name"), metric_label=label,
-        rate=fmt(p.get("rate"), rate_digits(unit), reason=reason),
-        metric=fmt(p.get("metric"), DIGITS["metric"], reason=reason),
-        enc=fmt(p.get("enc_time_s"), DIGITS["time"]),
-        dec=fmt(p.get("dec_time_s"), DIGITS["time"]),
-        total=fmt(p.get("time_s"), DIGITS["time"]),
-        time_source=_time_source(p),
-        anchor_rate=fmt(a.get("rate"), rate_digits(unit), reason=a_reason),
-        anchor_metric=fmt(a.get("metric"), DIGITS["metric"], reason=a_reason),
-        anchor_enc=fmt(a.get("enc_time_s"), DIGITS["time"]),
-        anchor_dec=fmt(a.get("dec_time_s"), DIGITS["time"]),
-        anchor_total=fmt(a.get("time_s"), DIGITS["time"]),
-        rate_source=p.get("rate_source"), metric_source=p.get("metric_source"),
-        reported_metric=fmt(reported, DIGITS["metric"]) if reported is not None else None,
-        bits_total=bits.get("total"), bits_components=dict(bits.get("components") or {}),
-        bits_derived=bool(bits.get("derived_from_rate")),
-        stats=dict(p.get("stats") or {}), warnings=list(p.get("warnings") or []),
+        sequence=p.sequence, cls=p.cls, label=p.label, qp=p.qp,
+        point=str(p.qp) if p.qp is not None else p.label, evidence=p.evidence,
+        status=p.status, message=p.message, rate_unit=unit, metric_name=p.metric_id,
+        metric_label=label, rate=fmt(p.rate, rate_digits(unit), reason=reason),
+        metric=fmt(p.metric, DIGITS["metric"], reason=reason),
+        enc=fmt(p.enc_time_s, DIGITS["time"]), dec=fmt(p.dec_time_s, DIGITS["time"]),
+        total=fmt(p.time_s, DIGITS["time"]), time_source=_time_source(p),
+        **_anchor_values(anchor, unit, None if anchor is not None else "not in anchor"),
+        rate_source=p.rate_source, metric_source=p.metric_source,
+        reported_metric=(fmt(p.reported_metric, DIGITS["metric"])
+                         if p.reported_metric is not None else None),
+        bits_total=p.bits_total, bits_components=dict(p.bits_components),
+        bits_derived=p.bits_derived, stats=dict(p.stats), warnings=list(p.warnings),
         in_anchor=anchor is not None,
     )
 
 
-def _anchor_only_row(seq: dict, a: dict, unit: str | None, metric_name: str | None) -> PointRow:
+def _anchor_only_row(seq: Row, a: dict, unit: str | None, metric_name: str | None) -> PointRow:
     label, _ = metric_info(metric_name)
     missing = Num(None, na("missing"))
     qp = a.get("qp")
     return PointRow(
-        sequence=seq["sequence"], cls=str(seq.get("class") or ""), label=f"qp{qp}", qp=qp,
-        point=str(qp), evidence="none", status="missing", message="point not in the submission",
-        rate_unit=unit, metric_name=metric_name, metric_label=label,
-        rate=missing, metric=missing, enc=missing, dec=missing, total=missing, time_source="",
-        anchor_rate=fmt(a.get("rate"), rate_digits(unit)),
-        anchor_metric=fmt(a.get("metric"), DIGITS["metric"]),
-        anchor_enc=fmt(a.get("enc_time_s"), DIGITS["time"]),
-        anchor_dec=fmt(a.get("dec_time_s"), DIGITS["time"]),
-        anchor_total=fmt(a.get("time_s"), DIGITS["time"]),
-        in_test=False,
+        sequence=seq.name, cls=seq.cls or "", label=f"qp{qp}", qp=qp, point=str(qp),
+        evidence="none", status="missing", message="point not in the submission",
+        rate_unit=unit, metric_name=metric_name, metric_label=label, rate=missing,
+        metric=missing, enc=missing, dec=missing, total=missing, time_source="",
+        **_anchor_values(a, unit, None), in_test=False,
     )
 
 
-def _points(results: dict) -> list[PointRow]:
-    anchor_pts = _anchor_points(results)
-    by_seq: dict[str, list[dict]] = {}
-    for p in results["points"]:
-        by_seq.setdefault(p["sequence"], []).append(p)
-    order = [s["sequence"] for s in results["sequences"]]
-    order += [s for s in by_seq if s not in order]
+def _points(results: Results) -> list[PointRow]:
+    anchor_pts = results.anchor.points if results.anchor else {}
     rows: list[PointRow] = []
-    for seq_id in order:
-        seq = next((s for s in results["sequences"] if s["sequence"] == seq_id),
-                   {"sequence": seq_id, "class": (by_seq.get(seq_id) or [{}])[0].get("class")})
-        remaining = list(anchor_pts.get(seq_id, []))
-        mine = by_seq.get(seq_id, [])
+    for seq in results.sequences:
+        remaining = list(anchor_pts.get(seq.name, []))
+        mine = results.points_of(seq.name)
         for p in mine:
-            match = None
-            for a in remaining:  # anchor point of the same QP (first one if a QP repeats)
-                if p.get("qp") is not None and a.get("qp") == p.get("qp"):
-                    match = a
-                    break
-            if match is not None:
+            match = next((a for a in remaining if p.qp is not None and a.get("qp") == p.qp), None)
+            if match is not None:   # the anchor point of the same QP (the first if one repeats)
                 remaining.remove(match)
             rows.append(_point_row(p, match))
-        unit = mine[0].get("rate_unit") if mine else None
-        metric_name = mine[0].get("metric_name") if mine else None
-        rows += [_anchor_only_row(seq, a, unit, metric_name) for a in remaining]
+        rows += [_anchor_only_row(seq, a, seq.rate_unit, seq.metric_id) for a in remaining]
     return rows
 
 
@@ -340,132 +285,81 @@ def _ratios(tr: dict | None) -> tuple[Num, Num, Num]:
     return tuple(pct(tr.get(k)) for k in TIME_KEYS)  # type: ignore[return-value]
 
 
-def _bd_missing_metric_reason(status: str, warnings: list[str]) -> str:
-    if status != "ok":
-        return status
-    return "no rate overlap" if any("rate" in w and "overlap" in w for w in warnings) else "not given"
+def _overlap(row: Row) -> Num:
+    if row.overlap is None:
+        return Num(None, na())
+    return fmt(row.overlap * 100.0, DIGITS["overlap_pct"], suffix=" %")
 
 
-def _sequence_row(s: dict, metric_of: dict[str, str | None]) -> BDRow:
-    status = s.get("status") or "?"
-    _, hib = metric_info(metric_of.get(s["sequence"]))
-    warnings = list(s.get("warnings") or [])
-    enc, dec, tot = _ratios(s.get("time_ratio"))
-    bd = fmt(s.get("bd_rate"), DIGITS["bd_rate"], reason=status)
-    bdm = fmt(s.get("bd_metric"), DIGITS["bd_metric"],
-              reason=_bd_missing_metric_reason(status, warnings))
-    notes = []
-    if s.get("optional"):
-        notes.append("optional (not in the overall row)")
+def _partial(row: Row) -> tuple[Num | None, str]:
+    if row.partial_bd_rate is None:
+        return None, ""
+    missing = [m for m in row.missing] + [w.split(": ", 1)[1] for w in row.warnings
+                                          if w.startswith("not in the submission: ")]
+    what = ("BD-rate of the pooled curve of the members present"
+            if row.rule == "pooled" and row.curve else
+            f"partial mean over the {row.mean_over} with a BD-rate")
+    text = f"not the CTC number: {what}" + (f" (missing: {', '.join(missing)})" if missing else "")
+    return fmt(row.partial_bd_rate, DIGITS["bd_rate"]), text
+
+
+def _bd_row(row: Row, hib: bool) -> BDRow:
+    enc, dec, tot = _ratios(row.time_ratio)
+    bd = fmt(row.bd_rate, DIGITS["bd_rate"], reason=row.status)
+    bdm_reason = row.status
+    if row.status == "ok" and row.bd_metric is None:
+        bdm_reason = ("no rate overlap" if any("rate" in w and "overlap" in w for w in row.warnings)
+                      else "not given")
+    bdm = fmt(row.bd_metric, DIGITS["bd_metric"], reason=bdm_reason)
+    fallback, label, notes = None, "", []
+    if row.kind == "sequence":
+        if row.optional:
+            notes.append("optional (not in the overall row)")
+    elif row.kind == "class":
+        if row.rule == "pooled":
+            notes.append("pooled curve of the members" if row.curve else "pooled")
+            if row.bd_rate is None and row.mean_bd_rate is not None:
+                fallback = fmt(row.mean_bd_rate, DIGITS["bd_rate"])
+                label = (f"not the CTC number, fallback for the {row.status} pooled row: mean "
+                         "of the members' BD-rates (mean_bd_rate)")
+        else:
+            notes.append("mean of the members' BD-rates")
+        if row.optional:
+            notes.append("optional class")
+    else:
+        notes.append(f"{row.rule or 'mean'} over "
+                     f"{', '.join(row.members) if row.members else 'nothing'}")
+    if fallback is None and row.bd_rate is None:
+        fallback, label = _partial(row)
     return BDRow(
-        kind="sequence", name=s["sequence"], cls=str(s.get("class") or ""),
-        evidence=s.get("evidence") or "", optional=bool(s.get("optional")), status=status,
+        kind=row.kind, name=row.name, cls=row.cls or "", evidence=row.evidence or "",
+        optional=row.optional, status=row.status,
         bd_rate=Num(bd.value, bd.text, bd_tone(bd.value, hib, is_rate=True)),
         bd_metric=Num(bdm.value, bdm.text, bd_tone(bdm.value, hib, is_rate=False)),
         enc_ratio=enc, dec_ratio=dec, time_ratio=tot,
-        points=f"{s.get('points_ok', '?')}/{s.get('points', '?')}",
-        overlap=(fmt(s["overlap"] * 100.0, DIGITS["overlap_pct"], suffix=" %")
-                 if s.get("overlap") is not None else Num(None, na())),
-        note="; ".join(notes), warnings=warnings,
+        rule=row.rule if row.kind != "sequence" else "", members=list(row.members),
+        points=f"{row.points_ok}/{row.points}" if row.kind == "sequence" else "",
+        overlap=_overlap(row), fallback=fallback, fallback_label=label,
+        note="; ".join(notes), warnings=list(row.warnings),
     )
 
 
-def _partial(row: dict) -> tuple[Num | None, str]:
-    if row.get("partial_mean") is None:
-        return None, ""
-    missing = row.get("missing") or []
-    text = (f"not the CTC number: partial mean over the {row.get('mean_over')} with a BD-rate"
-            + (f" (missing: {', '.join(map(str, missing))})" if missing else ""))
-    return fmt(row["partial_mean"], DIGITS["bd_rate"]), text
+def _curve(row: Row, title: str, anchor, test, note: str = "") -> Curve:
+    label, _ = metric_info(row.metric_id)
+    bd = fmt(row.bd_rate, DIGITS["bd_rate"], reason=row.status)
+    return Curve(name=row.name if row.kind == "sequence" else f"class-{row.name}", title=title,
+                 rate_unit=row.rate_unit or "", metric_label=label,
+                 anchor=sorted((c.rate, c.metric) for c in anchor or []),
+                 test=sorted((c.rate, c.metric) for c in test or []),
+                 bd_text=f"BD-rate {bd.text}{' %' if bd.value is not None else ''}", note=note)
 
 
-def _class_row(c: dict, hib: bool) -> BDRow:
-    rule = c.get("rule") or ""
-    status = c.get("status") or "?"
-    enc, dec, tot = _ratios(c.get("time_ratio"))
-    bd = fmt(c.get("bd_rate"), DIGITS["bd_rate"], reason=status)
-    if rule == "pooled":
-        bdm = fmt(c.get("bd_metric"), DIGITS["bd_metric"], reason=status)
-    else:
-        bdm = fmt(c.get("bd_metric_mean"), DIGITS["bd_metric"], reason=status)
-    fallback, label, notes = None, "", []
-    if rule == "pooled":
-        notes.append("pooled curve of the members" if c.get("curve") else "pooled")
-        if c.get("bd_rate") is None and c.get("mean_bd_rate") is not None:
-            fallback = fmt(c["mean_bd_rate"], DIGITS["bd_rate"])
-            label = (f"not the CTC number, fallback for the {status} pooled row: mean of the "
-                     f"members' BD-rates (mean_bd_rate)")
-        elif c.get("bd_rate") is None and c.get("partial_mean") is not None:
-            fallback, label = _partial(c)
-    else:
-        notes.append("mean of the members' BD-rates")
-        if c.get("bd_rate") is None:
-            fallback, label = _partial(c)
-    if c.get("optional"):
-        notes.append("optional class")
-    return BDRow(
-        kind="class", name=str(c["class"]), cls=str(c["class"]), evidence=c.get("evidence") or "",
-        optional=bool(c.get("optional")), status=status,
-        bd_rate=Num(bd.value, bd.text, bd_tone(bd.value, hib, is_rate=True)),
-        bd_metric=Num(bdm.value, bdm.text, bd_tone(bdm.value, hib, is_rate=False)),
-        enc_ratio=enc, dec_ratio=dec, time_ratio=tot, rule=rule,
-        members=[str(m) for m in c.get("sequences") or []], fallback=fallback,
-        overlap=(fmt(c["overlap"] * 100.0, DIGITS["overlap_pct"], suffix=" %")
-                 if c.get("overlap") is not None else Num(None, na())),
-        fallback_label=label, note="; ".join(notes), warnings=list(c.get("warnings") or []),
-    )
-
-
-def _overall_row(o: dict, evidence: str, hib: bool) -> BDRow:
-    status = o.get("status") or "?"
-    enc, dec, tot = _ratios(o.get("time_ratio"))
-    bd = fmt(o.get("bd_rate"), DIGITS["bd_rate"], reason=status)
-    bdm = fmt(o.get("bd_metric_mean"), DIGITS["bd_metric"], reason=status)
-    fallback, label = _partial(o) if o.get("bd_rate") is None else (None, "")
-    over = [str(x) for x in o.get("over") or []]
-    return BDRow(
-        kind="overall", name="Overall", cls="", evidence=evidence, optional=False, status=status,
-        bd_rate=Num(bd.value, bd.text, bd_tone(bd.value, hib, is_rate=True)),
-        bd_metric=Num(bdm.value, bdm.text, bd_tone(bdm.value, hib, is_rate=False)),
-        enc_ratio=enc, dec_ratio=dec, time_ratio=tot, rule=o.get("rule") or "", members=over,
-        fallback=fallback, fallback_label=label,
-        note=f"{o.get('rule') or 'mean'} over {', '.join(over) if over else 'nothing'}",
-    )
-
-
-def _curves(results: dict) -> tuple[list[Curve], list[Curve]]:
-    anchor_pts = _anchor_points(results)
-    curves = []
-    for s in results["sequences"]:
-        pts = [p for p in results["points"] if p["sequence"] == s["sequence"]]
-        unit = pts[0].get("rate_unit") if pts else ""
-        label, _ = metric_info(pts[0].get("metric_name") if pts else None)
-        test = sorted((p["rate"], p["metric"]) for p in pts
-                      if p.get("status", "ok") == "ok" and p.get("rate") is not None
-                      and p.get("metric") is not None)
-        anchor = sorted((a["rate"], a["metric"]) for a in anchor_pts.get(s["sequence"], [])
-                        if a.get("rate") is not None and a.get("metric") is not None)
-        bd = fmt(s.get("bd_rate"), DIGITS["bd_rate"], reason=s.get("status"))
-        curves.append(Curve(name=s["sequence"], title=f"{s['sequence']} (class {s.get('class')})",
-                            rate_unit=unit or "", metric_label=label, anchor=anchor, test=test,
-                            bd_text=f"BD-rate {bd.text}{' %' if bd.value is not None else ''}"))
-    class_curves = []
-    for c in results["classes"]:
-        if not c.get("curve"):
-            continue
-        members = [p for p in results["points"] if p.get("class") == c["class"]]
-        unit = members[0].get("rate_unit") if members else ""
-        label, _ = metric_info(members[0].get("metric_name") if members else None)
-        bd = fmt(c.get("bd_rate"), DIGITS["bd_rate"], reason=c.get("status"))
-        anchor_curve = sorted((k["rate"], k["metric"]) for k in c.get("anchor_curve") or []
-                              if k.get("rate") is not None and k.get("metric") is not None)
-        class_curves.append(Curve(
-            name=f"class-{c['class']}", title=f"class {c['class']} (pooled)", rate_unit=unit or "",
-            metric_label=label, anchor=anchor_curve,
-            test=sorted((k["rate"], k["metric"]) for k in c["curve"]
-                        if k.get("rate") is not None and k.get("metric") is not None),
-            bd_text=f"BD-rate {bd.text}{' %' if bd.value is not None else ''}",
-            note="" if anchor_curve else "the anchor has no pooled class curve"))
+def _curves(results: Results) -> tuple[list[Curve], list[Curve]]:
+    curves = [_curve(s, f"{s.name} (class {s.cls})", s.anchor_curve, s.curve)
+              for s in results.sequences]
+    class_curves = [_curve(c, f"class {c.name} (pooled)", c.anchor_curve, c.curve,
+                           "" if c.anchor_curve else "the anchor has no pooled class curve")
+                    for c in results.classes if c.curve]
     return curves, class_curves
 
 
@@ -481,43 +375,35 @@ def _flat(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
         out.append((prefix, "null" if value is None else str(value)))
 
 
-def build_report(results: dict) -> Report:
-    """The view model of a results dict (as written by ``vcmctc evaluate``)."""
-    sig = results.get("signature") or {}
-    sub = results.get("submission") or {}
-    ed = results.get("edition") or {}
+def build_report(results: Results) -> Report:
+    """The view model of a :class:`~vcmctc.results.model.Results`."""
+    sig, sub, ed = results.signature, results.submission, results.edition
     agg = ed.get("aggregation") or {}
-    anchor = results.get("anchor") or {}
-    timing = results.get("timing") or {}
+    anchor = results.anchor
+    timing = results.timing
     points = _points(results)
     test_points = [p for p in points if p.in_test]
 
-    metric_of: dict[str, str | None] = {}
-    for p in results["points"]:
-        metric_of.setdefault(p["sequence"], p.get("metric_name"))
-    metric_ids = list(dict.fromkeys(m for m in metric_of.values() if m))
+    metric_ids = list(dict.fromkeys(p.metric_id for p in results.points if p.metric_id))
     metrics = [(m, *metric_info(m)) for m in metric_ids]
     labels = list(dict.fromkeys(label for _, label, _ in metrics))
     units = list(dict.fromkeys(p.rate_unit for p in test_points if p.rate_unit))
     hib_all = all(h for _, _, h in metrics) if metrics else True
     evidence = "+".join(sig.get("evidence") or []) or "?"
 
-    class_hib: dict[str, bool] = {}
-    for p in test_points:
-        class_hib.setdefault(p.cls, metric_info(p.metric_name)[1])
-
-    seq_rows = [_sequence_row(s, metric_of) for s in results["sequences"]]
-    class_rows = [_class_row(c, class_hib.get(str(c["class"]), True)) for c in results["classes"]]
-    overall = _overall_row(results["overall"], evidence, hib_all) if results.get("overall") else None
+    seq_rows = [_bd_row(s, metric_info(s.metric_id)[1]) for s in results.sequences]
+    class_rows = [_bd_row(c, metric_info(c.metric_id)[1]) for c in results.classes]
+    overall = _bd_row(results.overall, hib_all)
+    overall.evidence = evidence
     curves, class_curves = _curves(results)
 
     complete = sub.get("complete")
+    ran = timing.get("decoders_run")
     header = [
         ("Submission", str(sub.get("codec", "?"))),
         ("Edition", f"{ed.get('id', '?')}: {ed.get('title', '')}".rstrip(": ")),
         ("Track / scenario", f"{ed.get('track', '?')} / {ed.get('scenario', '?')}"),
-        ("Anchor", f"{anchor.get('id', sig.get('anchor'))} ({anchor.get('codec', sig.get('anchor_codec', '?'))})"
-         if anchor or sig.get("anchor") else "none"),
+        ("Anchor", f"{anchor.id} ({anchor.codec})" if anchor else "none"),
         ("BD-rate", f"{sig.get('bd_method', '?')} interpolation, policy {sig.get('bd_policy', '?')}, "
                     f"at least {sig.get('bd_min_points', '?')} points"),
         ("Class rows", str(agg.get("class_rows", sig.get("class_rows", "?")))),
@@ -526,7 +412,7 @@ def build_report(results: dict) -> Report:
         ("Complete", "yes" if complete else ("no (see findings)" if complete is False else "?")),
         ("Times", f"relative to the anchor; {timing.get('ratio_averaging', 'averaging not stated')}"
                   + (f"; vcmctc ran decoders in {timing['mode']} mode with {timing.get('jobs', '?')} "
-                     "job(s)" if timing.get("mode") else "")),
+                     "job(s)" if ran else "")),
     ]
     if sub.get("description"):
         header.insert(1, ("Description", str(sub["description"])))
@@ -536,9 +422,11 @@ def build_report(results: dict) -> Report:
     provenance: list[tuple[str, str]] = []
     _flat("submission", sub, provenance)
     _flat("edition", {k: v for k, v in ed.items() if k != "classes"}, provenance)
-    _flat("anchor", {k: v for k, v in anchor.items() if k != "points"}, provenance)
+    if anchor:
+        _flat("anchor", {"id": anchor.id, "codec": anchor.codec, "kind": anchor.kind,
+                         "source": anchor.source, "sha256": anchor.sha256}, provenance)
     _flat("timing", timing, provenance)
-    _flat("run", results.get("run") or {}, provenance)
+    _flat("run", results.run, provenance)
 
     return Report(
         codec=str(sub.get("codec", "?")), description=sub.get("description"), complete=complete,
@@ -547,9 +435,8 @@ def build_report(results: dict) -> Report:
         scenario=str(ed.get("scenario", sig.get("scenario", "?"))),
         class_rows=str(agg.get("class_rows", sig.get("class_rows", "?"))),
         overall_rule=str(agg.get("overall", sig.get("overall", "?"))),
-        anchor_id=str(anchor.get("id") or sig.get("anchor") or "no anchor"),
-        anchor_codec=str(anchor.get("codec", sig.get("anchor_codec", "?"))),
-        anchor_kind=str(anchor.get("kind", "?")),
+        anchor_id=anchor.id if anchor else "no anchor",
+        anchor_codec=anchor.codec if anchor else "?", anchor_kind=anchor.kind if anchor else "?",
         bd_method=str(sig.get("bd_method", "?")), bd_policy=str(sig.get("bd_policy", "?")),
         bd_min_points=sig.get("bd_min_points", "?"), evidence=evidence,
         ratio_averaging=str(timing.get("ratio_averaging", "not stated")),
@@ -559,5 +446,5 @@ def build_report(results: dict) -> Report:
         metric_header=labels[0] if len(labels) == 1 else "Metric",
         mixed_metrics=len(labels) > 1, metrics=metrics,
         points=points, sequences=seq_rows, classes=class_rows, overall=overall,
-        findings=list(results.get("findings") or []), curves=curves, class_curves=class_curves,
+        findings=list(results.findings), curves=curves, class_curves=class_curves,
     )

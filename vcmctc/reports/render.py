@@ -1,15 +1,18 @@
 """Render a saved results.json as a report (Markdown, HTML, LaTeX, CSV via Jinja2; xlsx via
-openpyxl). Formats are looked up in :data:`FORMATS` (lazy registry); each takes the results dict
-and returns text or bytes. Templates see only the view model of :mod:`vcmctc.reports.model`.
+openpyxl). Formats are looked up in :data:`FORMATS` (lazy registry); each takes the results
+(:class:`~vcmctc.results.model.Results`) and returns text or bytes. Templates see only the view model of :mod:`vcmctc.reports.model`.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcmctc.registry import Registry
+
+if TYPE_CHECKING:
+    from vcmctc.results.model import Results
 
 FORMATS: Registry = Registry("report format")
 FORMATS.register("md", "vcmctc.reports.render:render_markdown")
@@ -68,7 +71,7 @@ def _env(autoescape: bool):
     return env
 
 
-def _render(template: str, results: dict, *, autoescape: bool = False, **extra) -> str:
+def _render(template: str, results: "Results", *, autoescape: bool = False, **extra) -> str:
     from vcmctc import __version__
     from vcmctc.reports.model import build_report
 
@@ -76,19 +79,19 @@ def _render(template: str, results: dict, *, autoescape: bool = False, **extra) 
     return _env(autoescape).get_template(template).render(r=report, version=__version__, **extra)
 
 
-def render_markdown(results: dict) -> str:
+def render_markdown(results: "Results") -> str:
     return _render("report.md.j2", results)
 
 
-def render_latex(results: dict) -> str:
+def render_latex(results: "Results") -> str:
     return _render("report.tex.j2", results)
 
 
-def render_csv(results: dict) -> str:
+def render_csv(results: "Results") -> str:
     return _render("report.csv.j2", results)
 
 
-def render_html(results: dict) -> str:
+def render_html(results: "Results") -> str:
     from markupsafe import Markup
 
     from vcmctc.reports.model import build_report
@@ -122,11 +125,11 @@ def format_for(fmt: str | None, out: Path | None) -> str:
     return "md"
 
 
-def render(results: dict, fmt: str) -> str | bytes:
+def render(results: "Results", fmt: str) -> str | bytes:
     return FORMATS.get(fmt)(results)
 
 
-def write_report(results: dict, fmt: str, out: Path) -> Path:
+def write_report(results: "Results", fmt: str, out: Path) -> Path:
     """Render and write atomically (a temporary file renamed into place)."""
     data = render(results, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)

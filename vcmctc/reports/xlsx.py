@@ -13,9 +13,12 @@ Numbers are numeric cells with number formats; a missing number is the text "n/a
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vcmctc.reports.model import DIGITS, Num, Report, build_report
+
+if TYPE_CHECKING:
+    from vcmctc.results.model import Results
 
 SHEETS = ("Rate points", "BD-rate", "Signature")
 
@@ -36,7 +39,7 @@ BD_HEADER = ["Row type", "Row", "Class", "Evidence", "Points", "BD-rate (%)", "B
              "Fallback BD-rate (%) (not the CTC number)", "Note"]
 
 
-def render_xlsx(results: dict) -> bytes:
+def render_xlsx(results: "Results") -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter

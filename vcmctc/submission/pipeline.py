@@ -1,595 +1,481 @@
-"""``vcmctc evaluate``: validate, decode, run the task network, score, rate, BD-rate, results.json.
+"""``vcmctc evaluate``: validate into a plan, run each rate point's steps, aggregate, write.
 
 Each rate point goes through the steps its evidence allows:
 
 - ``reported``: the submitter's rate and metric are taken as given;
-- ``outputs``: the submitter's task outputs are scored against the ground truth;
+- ``outputs``: the submitter's task outputs are measured against the ground truth;
 - ``decoded``: vcmctc runs the submitted decoder on the bitstream, runs the task network on the
-  decoded video and scores its outputs.
+  decoded video or images and measures its outputs.
 
 Rates come from the files whenever bitstreams are given (bitstream + side information), else from
-the report. Heavy steps (decode, task network, scoring) are cached by content (see
-:mod:`vcmctc.submission.cache`): a re-run after a crash or Ctrl-C redoes nothing already done.
-``results.json`` (schema ``vcmctc-results/1``, see docs/results.md) is written once, atomically,
-at the end.
+the report. The steps (:mod:`vcmctc.submission.steps`) are cached by content under the output
+folder, which lies outside the submission: a re-run after a crash or Ctrl-C redoes nothing
+already done, and nothing a submission ships can stand in for a step. Rows follow the edition's
+rules (:mod:`vcmctc.results.aggregate`); ``results.json`` (schema ``vcmctc-results/2``, see
+docs/results.md) is written once, atomically, at the end.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
+import os
 import platform
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from vcmctc import __version__
 from vcmctc.errors import UserError
-from vcmctc.submission.anchor_source import TIME_KEYS, AnchorSource, load_anchor_source
-from vcmctc.submission.cache import Cache, atomic_write_text, file_sha256, hash_json
-from vcmctc.submission.manifest import EVIDENCE_LEVELS, Manifest, Point, load_manifest
-from vcmctc.submission.validate import Validation, point_files, rate_of, validate
+from vcmctc.results.aggregate import class_row, overall_row, sequence_row, weakest
+from vcmctc.results.model import SCHEMA, AnchorInfo, CurvePoint, PointResult, Results, Row
+from vcmctc.submission.cache import Cache, file_sha256, hash_json
+from vcmctc.submission.manifest import load_manifest
+from vcmctc.submission.validate import Plan, PlannedPoint, validate
 
-SCHEMA = "vcmctc-results/1"
-LEVEL_RANK = {name: i for i, name in enumerate(EVIDENCE_LEVELS)}
+if TYPE_CHECKING:
+    from vcmctc.submission.steps import Measured, Steps
+
 METRIC_TOLERANCE = 0.01  # reported vs computed metric, on the 0-100 scale
+TIME_KEYS = ("enc_time_s", "dec_time_s", "time_s")
 
 
 class ValidationFailed(Exception):
-    def __init__(self, validation: Validation):
+    def __init__(self, plan: Plan):
         super().__init__("validation failed")
-        self.validation = validation
+        self.plan = plan
 
 
 @dataclass
 class Options:
-    out: Path
+    out: Path | None = None        # default: ./vcmctc-out/<submission folder name>
     data_root: Path | None = None
     jobs: int = 1
     level: str = "best"            # best | reported | outputs | decoded
     allow_incomplete: bool = False
     timing: str = "parallel"       # parallel | isolated (decoders one at a time)
-    backend: str = "faster-coco-eval"
+    coco_backend: str | None = None
     use_cache: bool = True
     progress: Callable[[str], None] | None = None
 
 
 @dataclass
-class _Work:
-    seq_id: str
-    point: Point
-    level: str
-    record: dict[str, Any] = field(default_factory=dict)
-    output: Path | None = None
-    score: Any = None
+class Outcome:
+    """One evaluated rate point: its result row and what a pooled class row needs."""
+
+    planned: PlannedPoint
+    result: PointResult
+    measured: "Measured | None" = None
+    pixels: int | None = None
 
 
-class Pipeline:
-    def __init__(self, manifest: Manifest, validation: Validation, options: Options):
-        self.m = manifest
-        self.v = validation
-        self.ed = validation.edition
-        self.o = options
-        self.cache = Cache(options.out / "cache", enabled=options.use_cache)
-        self.anchor: AnchorSource | None = (
-            load_anchor_source(manifest.anchor, self.ed, manifest.root) if manifest.anchor else None)
-        self._gt: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._decode_lock = threading.Lock()
-        self._scorers: dict[str, Any] = {}
-        self._adapter = None
-        self.done = 0
-        self.total = 0
-        self.cached = 0
-        self._progress_lock = threading.Lock()
+# --------------------------------------------------------------------------------------------
+# the output folder
 
-    # ------------------------------------------------------------------ helpers
-    def _say(self, text: str) -> None:
-        if self.o.progress:
-            with self._progress_lock:
-                self.o.progress(text)
 
-    def _step_done(self, what: str, cached: bool) -> None:
-        with self._progress_lock:
-            self.done += 1
-            self.cached += cached
-        self._say(f"[{self.done}/{self.total}] {what}{' (cached)' if cached else ''}")
+def output_folder(out: Path | None, root: Path) -> Path:
+    """The output folder, made if needed: never inside the submission, never through a
+    symbolic link (a submission must not be able to ship or redirect vcmctc's cache)."""
+    if out is None:
+        out = Path.cwd() / "vcmctc-out" / root.name
+    out = Path(os.path.abspath(out))
+    real = out.resolve()
+    if real == root or root in real.parents:
+        raise UserError(f"the output folder {out} lies inside the submission {root}; give "
+                        "--out outside it (what a submission ships is never read as vcmctc's "
+                        "own work)")
+    if out.is_symlink():
+        raise UserError(f"the output folder {out} is a symbolic link; give a real folder")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"the output path {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for folder, dirs, files in os.walk(out):
+        for name in dirs + files:
+            if os.path.islink(os.path.join(folder, name)):
+                raise UserError(f"{os.path.join(folder, name)} is a symbolic link inside the "
+                                "output folder; vcmctc does not write through links")
+    return out
 
-    def scorer(self, seq):
-        from vcmctc.submission.scoring import scorer_for
 
-        if seq.id not in self._scorers:
-            self._scorers[seq.id] = scorer_for(seq, self.o.backend)
-        return self._scorers[seq.id]
+# --------------------------------------------------------------------------------------------
+# one rate point
 
-    def ground_truth(self, seq):
-        with self._lock:
-            if seq.id not in self._gt:
-                self._gt[seq.id] = self.scorer(seq).load_gt(seq, self.o.data_root)
-            return self._gt[seq.id]
 
-    def level_for(self, point: Point) -> str:
-        """The evidence level of a point: the best it supports, or the one asked for."""
-        level = self.o.level
-        if level == "best":
-            return point.best_evidence(self.m.decoder is not None)
-        supported = {"decoded": bool(point.bitstreams) and self.m.decoder is not None,
-                     "outputs": bool(point.task_output),
-                     "reported": "metric" in point.reported}[level]
-        if not supported:
-            needs = {"decoded": "a bitstream and a decoder", "outputs": "task outputs (task_output)",
-                     "reported": "a reported metric"}[level]
-            raise UserError(f"{point.where}: evidence level {level!r} needs {needs}")
-        return level
+def _point_times(pp: PlannedPoint) -> dict[str, Any]:
+    from vcmctc.runner import read_log_time
 
-    # ------------------------------------------------------------------ steps
-    def run(self) -> dict[str, Any]:
-        works = [_Work(seq_id, p, self.level_for(p))
-                 for seq_id, points in self.v.points.items() for p in points]
-        self.total = sum({"reported": 0, "outputs": 1, "decoded": 3}[w.level] for w in works)
-        self._say(f"evaluating {len(works)} rate points of {len(self.v.points)} sequences "
-                  f"({self.total} steps, {self.o.jobs} job(s))")
-        if self.o.jobs > 1:
-            with ThreadPoolExecutor(self.o.jobs) as pool:
-                futures = [pool.submit(self.run_point, w) for w in works]
-                try:
-                    for f in as_completed(futures):
-                        f.result()
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-        else:
-            for w in works:
-                self.run_point(w)
-        return self.assemble(works)
+    p = pp.point
+    out: dict[str, Any] = {}
+    for kind in ("enc", "dec"):
+        key = f"{kind}_time_s"
+        value, source = getattr(p, key), "manifest"
+        if value is None and key in p.reported:
+            value, source = p.reported[key], "reported"
+        log = pp.files.get("encoder-log" if kind == "enc" else "decoder-log")
+        if value is None and log:
+            parsed = read_log_time(log[0])
+            if parsed is not None:  # wall time when the log gives it, else CPU time
+                clock = "wall" if parsed.wall_s is not None else "cpu"
+                value = parsed.wall_s if parsed.wall_s is not None else parsed.cpu_s
+                source = f"log {parsed.source} ({clock})"
+        out[key] = value
+        out[f"{kind}_time_source"] = source if value is not None else None
+    if "time_s" in p.reported:
+        out["time_s"] = p.reported["time_s"]
+    elif out["enc_time_s"] is not None and out["dec_time_s"] is not None:
+        out["time_s"] = out["enc_time_s"] + out["dec_time_s"]
+    else:
+        out["time_s"] = None
+    return out
 
-    def run_point(self, w: _Work) -> None:
-        seq = self.ed.sequences[w.seq_id]
-        p = w.point
-        files = point_files(self.m, p)
-        rec: dict[str, Any] = {
-            "sequence": seq.id, "class": seq.cls, "label": p.label, "qp": p.qp,
-            "evidence": w.level, "status": "ok", "message": None, "warnings": [],
-            "rate_unit": seq.rate_unit, "metric_name": seq.metric,
-            "inputs": {role: [{"path": str(path.relative_to(self.m.root)),
-                               "sha256": file_sha256(path)} for path in paths]
-                       for role, paths in files.items()},
-        }
-        w.record = rec
-        self._rate(seq, p, files, rec)
-        self._times(p, files, rec)
-        if w.level == "reported":
-            rec["metric"] = p.reported.get("metric")
-            rec["metric_source"] = "reported"
-            return
-        if w.level == "decoded":
-            decoded = self._decode(seq, p, files, rec)
-            if decoded is None:
-                return
-            w.output = self._task(seq, p, decoded, rec)
-            if w.output is None:
-                return
-        else:
-            w.output = files["task-output"][0]
-        w.score = self._score(seq, p, w.output, rec)
 
-    def _rate(self, seq, p: Point, files, rec) -> None:
-        if p.bitstreams:
-            from vcmctc.rate import bits_of_files
+def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
+    from vcmctc.families import metric_def
+    from vcmctc.rate import bpp
 
-            bits = bits_of_files({"bitstream": files.get("bitstream", []),
-                                  "side-info": files.get("side-info", [])})
-            rec["bits"] = {"total": bits.total, "components": dict(bits.components)}
-            rec["rate"] = rate_of(seq, bits.total)
-            rec["rate_source"] = "files"
-            if "rate" in p.reported and abs(p.reported["rate"] - rec["rate"]) > 0.005 * rec["rate"]:
-                rec["warnings"].append(f"reported rate {p.reported['rate']:g} differs from the "
-                                       f"{rec['rate']:.4f} of the files")
-        else:
-            rec["rate"] = p.reported.get("rate")
-            rec["rate_source"] = "reported"
-            if seq.rate_unit == "kbps" and rec["rate"] is not None and seq.fps and seq.frames:
-                rec["bits"] = {"total": rec["rate"] * 1000.0 * seq.frames / seq.fps,
-                               "components": {}, "derived_from_rate": True}
+    seq, p = pp.seq, pp.point
+    root = steps.m.root
+    status, message, warnings = "ok", None, []
+    times = _point_times(pp)
+    rate, rate_source, pixels = pp.rate, pp.rate_source, None
+    decode = task = measured = None
+    metric_value, metric_source, stats = None, None, {}
+    mdef = metric_def(seq.metric) if seq.metric else None
 
-    def _times(self, p: Point, files, rec) -> None:
-        from vcmctc.runner import read_log_time
+    if seq.kind == "images":
+        from vcmctc.submission.validate import pixels_of
 
-        for kind in ("enc", "dec"):
-            key = f"{kind}_time_s"
-            value, source = getattr(p, key), "manifest"
-            if value is None and key in p.reported:
-                value, source = p.reported[key], "reported"
-            log = files.get("encoder-log" if kind == "enc" else "decoder-log")
-            if value is None and log:
-                parsed = read_log_time(log[0])
-                if parsed is not None:  # wall time when the log gives it, else CPU time
-                    clock = "wall" if parsed.wall_s is not None else "cpu"
-                    value = parsed.wall_s if parsed.wall_s is not None else parsed.cpu_s
-                    source = f"log {parsed.source} ({clock})"
-            rec[key] = value
-            rec[f"{kind}_time_source"] = source if value is not None else None
-        if "time_s" in p.reported:
-            rec["time_s"] = p.reported["time_s"]
-        elif rec["enc_time_s"] is not None and rec["dec_time_s"] is not None:
-            rec["time_s"] = rec["enc_time_s"] + rec["dec_time_s"]
-        else:
-            rec["time_s"] = None
-
-    def _decode(self, seq, p: Point, files, rec) -> Path | None:
-        from vcmctc.media.yuv import YuvFormat
-        from vcmctc.runner import check_output, run_decoder
-
-        fmt = YuvFormat(seq.width, seq.height, seq.bit_depth or 8, seq.chroma)
-        values = self._values(seq, p)
-        key = hash_json({"step": "decode", "argv": self.m.decoder.argv, "values": values,
-                         "bitstreams": [file_sha256(f) for f in files["bitstream"]],
-                         "side_info": [file_sha256(f) for f in files.get("side-info", [])]})
-        hit = self.cache.get("decode", key)
-        cached = hit is not None
-        if hit is None:
-            work = self.cache.workdir("decode", key)
-            values = {**values, "bitstream": str(files["bitstream"][0].resolve()),
-                      "side_info": str(files["side-info"][0].resolve()) if files.get("side-info") else "",
-                      "output": str(work / "decoded.yuv"), "submission": str(self.m.root)}
-            lock = self._decode_lock if self.o.timing == "isolated" else contextlib.nullcontext()
-            with lock:
-                started = time.time()
-                run = run_decoder(list(self.m.decoder.argv), values,
-                                  timeout_s=self.m.decoder.timeout_s, workdir=work,
-                                  log_path=work / "decoder.log")
-                ended = time.time()
-            run = check_output(run, fmt, seq.frames, expected_md5=p.decoded_md5)
-            hit = {**run.to_dict(), "output": str(run.output), "started": started, "ended": ended}
-            if run.status == "ok":
-                self.cache.put("decode", key, hit)
-        self._step_done(f"decode {seq.id} {p.label}: {hit['status']}", cached)
-        rec["decode"] = {k: hit.get(k) for k in ("status", "wall_s", "cpu_s", "peak_rss_mb",
-                                                  "md5", "frames_decoded", "message", "log",
-                                                  "started", "ended")}
-        if hit["status"] != "ok":
-            rec["status"], rec["message"] = "decode-failed", hit.get("message")
-            self._skip_rest(seq, p, 2)
-            return None
-        if rec["dec_time_s"] is None:
-            rec["dec_time_s"], rec["dec_time_source"] = hit["wall_s"], "measured (wall)"
-        rec["dec_cpu_s"] = hit["cpu_s"]
-        if rec["time_s"] is None and rec["enc_time_s"] is not None:
-            rec["time_s"] = rec["enc_time_s"] + rec["dec_time_s"]
-        return Path(hit["output"])
-
-    def _values(self, seq, p: Point) -> dict[str, Any]:
-        return {"width": seq.width, "height": seq.height, "frames": seq.frames,
-                "bit_depth": seq.bit_depth or 8, "fps": seq.fps, "qp": p.qp if p.qp is not None else "",
-                "first_frame": seq.first_frame, "task": seq.task or "", "sequence": seq.id}
-
-    def _task(self, seq, p: Point, decoded: Path, rec) -> Path | None:
-        from vcmctc.adapters import TaskRequest
-        from vcmctc.media.yuv import YuvFormat
-
-        spec = self.m.task
-        key = hash_json({"step": "task", "decoded": file_sha256(decoded), "adapter": spec.adapter,
-                         "argv": spec.argv, "config": spec.config, "weights": spec.weights,
-                         "options": spec.options, "values": self._values(seq, p)})
-        hit = self.cache.get("task", key)
-        cached = hit is not None
-        if hit is None:
-            work = self.cache.workdir("task", key)
-            request = TaskRequest(
-                decoded=decoded, fmt=YuvFormat(seq.width, seq.height, seq.bit_depth or 8, seq.chroma),
-                frames=seq.frames, first_frame=seq.first_frame, fps=seq.fps, task=seq.task,
-                output=work / ("output.txt" if seq.metric == "mota" else "output.json"),
-                log=work / "task.log", timeout_s=spec.timeout_s, sequence=seq.id, workdir=work)
-            run = self.adapter().run(request)
-            hit = run.to_dict()
-            if run.status == "ok":
-                self.cache.put("task", key, hit)
-        self._step_done(f"task {seq.id} {p.label}: {hit['status']}", cached)
-        rec["task"] = {k: hit.get(k) for k in ("status", "wall_s", "cpu_s", "message", "log")}
-        if hit["status"] != "ok":
-            rec["status"], rec["message"] = "task-failed", hit.get("message")
-            self._skip_rest(seq, p, 1)
-            return None
-        return Path(hit["output"])
-
-    def adapter(self):
-        """The task-network adapter of the manifest, built once."""
-        with self._lock:
-            if self._adapter is None:
-                self._adapter = build_adapter(self.m)
-            return self._adapter
-
-    def _skip_rest(self, seq, p: Point, steps: int) -> None:
-        for _ in range(steps):
-            self._step_done(f"skip {seq.id} {p.label}", False)
-
-    def _score(self, seq, p: Point, output: Path, rec) -> Any:
-        from vcmctc.submission.scoring import dump_score, load_score
-
-        scorer = self.scorer(seq)
-        gt = self.ground_truth(seq)  # missing ground truth is a UserError for the whole run
-        key = hash_json({"step": "score", "output": file_sha256(output),
-                         "gt": [file_sha256(f) for f in gt.files], "metric": seq.metric,
-                         "options": seq.metric_options, "versions": scorer.versions(),
-                         "frames": [seq.skip, seq.frames, seq.first_frame]})
-        hit = self.cache.get("score", key)
-        cached = hit is not None
-        if hit is None:
+        pixels = pixels_of(seq, len(pp.items) if pp.items else None)
+        info: dict[str, Any] = {}
+        if pp.level != "reported" or (pp.bits is not None and pixels is None):
             try:
-                score = scorer.score(seq, gt, output)
-            except UserError as exc:
-                rec["status"], rec["message"] = "score-failed", str(exc)
-                self._step_done(f"score {seq.id} {p.label}: failed", False)
-                return None
-            hit = self.cache.put("score", key, {"score": dump_score(score)})
-        score = load_score(hit["score"])
-        self._step_done(f"score {seq.id} {p.label}: {score.metric:.2f}", cached)
-        rec["metric"] = score.metric
-        rec["metric_source"] = "computed"
-        rec["stats"] = score.stats
-        rec["output"] = str(output)
-        if "metric" in p.reported:
-            rec["reported_metric"] = p.reported["metric"]
-            if abs(p.reported["metric"] - score.metric) > METRIC_TOLERANCE:
-                rec["warnings"].append(f"reported metric {p.reported['metric']:g} differs from "
-                                       f"the computed {score.metric:.4f}")
-        return score
-
-    # ------------------------------------------------------------------ aggregation
-    def assemble(self, works: list[_Work]) -> dict[str, Any]:
-        from vcmctc.bd import bd_rate
-
-        points = [w.record for w in works]
-        bd = self.ed.bd
-        seq_rows = []
-        for seq_id in self.v.points:
-            seq = self.ed.sequences[seq_id]
-            mine = [w.record for w in works if w.seq_id == seq_id]
-            ok = [r for r in mine if r["status"] == "ok" and r.get("metric") is not None
-                  and r.get("rate") is not None]
-            row: dict[str, Any] = {
-                "sequence": seq_id, "class": seq.cls, "optional": seq.optional,
-                "evidence": min((r["evidence"] for r in mine), key=LEVEL_RANK.get),
-                "points": len(mine), "points_ok": len(ok),
-            }
-            failed = [r for r in mine if r["status"] != "ok"]
-            ref = self.anchor.curve(seq_id) if self.anchor else []
-            if not self.anchor:
-                row.update(bd_rate=None, bd_metric=None, status="no-anchor", warnings=[])
-            elif not ref:
-                row.update(bd_rate=None, bd_metric=None, status="missing-in-anchor", warnings=[])
+                info = steps.gts.info(seq, steps.family(seq))
+            except UserError:
+                if pp.level != "reported":
+                    raise   # measuring needs the ground truth anyway: a run-level error
+            pixels = pixels or info.get("pixels")
+        if pp.bits is not None and rate is None:
+            if pixels:
+                rate, rate_source = bpp(pp.bits.total, pixels), "files"
             else:
-                res = bd_rate([a["rate"] for a in ref], [a["metric"] for a in ref],
-                              [r["rate"] for r in ok], [r["metric"] for r in ok],
-                              method=bd.method, policy=bd.policy, min_points=bd.min_points)
-                d = res.to_dict()
-                row.update({k: d.get(k) for k in ("bd_rate", "bd_metric", "status", "overlap",
-                                                  "overlap_rate")})
-                row["warnings"] = list(d.get("warnings", []))
-                row["bd_detail"] = {k: d.get(k) for k in (
-                    "anchor_points", "test_points", "anchor_dropped", "test_dropped", "fitted",
-                    "anchor_fit", "test_fit")}
-            if failed:
-                row["warnings"].append(f"{len(failed)} rate point(s) failed: "
-                                       + ", ".join(f"{r['label']} ({r['status']})" for r in failed))
-            row["time_ratio"] = _time_ratios(ok, ref)
-            seq_rows.append(row)
+                status, message = "no-rate", (f"bpp needs the pixel count of {seq.id}: the "
+                                              "edition gives no image size and no ground truth "
+                                              "with image sizes was read")
+        if pp.items and info.get("items") and set(pp.items) != set(info["items"]):
+            missing = sorted(set(info["items"]) - set(pp.items))
+            extra = sorted(set(pp.items) - set(info["items"]))
+            status, message = "incomplete-set", (
+                f"the bitstreams do not match the set's images: {len(missing)} missing"
+                + (f" ({', '.join(missing[:3])})" if missing else "")
+                + (f", {len(extra)} unknown ({', '.join(extra[:3])})" if extra else ""))
 
-        class_rows = self._classes(works, seq_rows)
-        overall = self._overall(seq_rows, class_rows)
-        return {
-            "schema": SCHEMA,
-            "signature": self.signature(works),
-            "submission": {"codec": self.m.codec, "manifest": str(self.m.path),
-                           "manifest_sha256": file_sha256(self.m.path),
-                           "complete": self.v.complete, "description": self.m.description},
-            "edition": {"id": self.ed.id, "title": self.ed.title, "track": self.ed.track,
-                        "scenario": self.v.scenario, "rate_points": self.ed.rate_points,
-                        "aggregation": {"class_rows": self.ed.aggregation.class_rows,
-                                        "overall": self.ed.aggregation.overall},
-                        "classes": {c: {"description": i.description, "optional": i.optional}
-                                    for c, i in self.ed.classes.items()}},
-            "anchor": None if not self.anchor else {
-                "id": self.anchor.id, "codec": self.anchor.codec, "kind": self.anchor.kind,
-                "points": self.anchor.points},
-            "findings": [f.to_dict() for f in self.v.findings],
-            "points": points,
-            "sequences": seq_rows,
-            "classes": class_rows,
-            "overall": overall,
-            "timing": {"mode": self.o.timing, "jobs": self.o.jobs,
-                       "ratio_averaging": "per sequence: sum of test times / sum of anchor times "
-                                          "over the rate points; class and overall: geometric "
-                                          "mean of the per-sequence ratios"},
-        }
-
-    def _classes(self, works: list[_Work], seq_rows: list[dict]) -> list[dict]:
-        rule = self.ed.aggregation.class_rows
-        rows = []
-        for cls, info in self.ed.classes.items():
-            members = [r for r in seq_rows if r["class"] == cls]
-            if not members:
-                continue
-            row: dict[str, Any] = {"class": cls, "optional": info.optional, "rule": rule,
-                                   "sequences": [r["sequence"] for r in members],
-                                   "evidence": min((r["evidence"] for r in members),
-                                                   key=LEVEL_RANK.get)}
-            row.update(_mean_of(members, "bd_rate"))
-            row["bd_metric_mean"] = _mean_of(members, "bd_metric")["bd_rate"]
-            row["time_ratio"] = _geomean_ratios([r["time_ratio"] for r in members])
-            if rule == "pooled":
-                self._pooled_class(cls, works, members, row)
-            rows.append(row)
-        return rows
-
-    def _pooled_class(self, cls: str, works: list[_Work], members: list[dict], row: dict) -> None:
-        """Class curve: point k of every member pooled (rate = total bits / total time,
-        metric recomputed on the pooled outputs); then one BD-rate against the anchor's curve."""
-        from vcmctc.bd import bd_rate
-        from vcmctc.rate import pooled_kbps
-
-        per_seq = {m["sequence"]: sorted((w for w in works if w.seq_id == m["sequence"]),
-                                         key=lambda w: w.record.get("rate") or 0) for m in members}
-        n = {len(v) for v in per_seq.values()}
-        usable = all(w.score is not None and w.record["status"] == "ok"
-                     for v in per_seq.values() for w in v)
-        row["mean_bd_rate"] = row.pop("bd_rate")
-        row["mean_status"] = row.pop("status")
-        row["bd_rate"], row["bd_metric"], row["curve"] = None, None, None
-        if len(n) != 1 or not usable:
-            row["status"] = "not-poolable"
-            row["warnings"] = ["a pooled class row needs computed metrics (task outputs) for the "
-                               "same number of rate points in every member"]
-            return
-        curve = []
-        for k in range(n.pop()):
-            items, parts = [], []
-            for seq_id, ws in per_seq.items():
-                seq = self.ed.sequences[seq_id]
-                w = ws[k]
-                items.append((self.ground_truth(seq), w.output, w.score))
-                parts.append((w.record["bits"]["total"], seq.fps, seq.frames))
-            metric, _ = self.scorer(self.ed.sequences[members[0]["sequence"]]).pool(items)
-            curve.append({"rate": pooled_kbps(parts), "metric": metric})
-        row["curve"] = curve
-        ref = self.anchor.class_curves.get(cls) if self.anchor else None
-        row["anchor_curve"] = ref
-        if not ref:
-            row["status"] = "anchor-not-poolable"
-            row["warnings"] = [f"the anchor ({self.anchor.id if self.anchor else 'none'}) has no "
-                               "pooled class curve; mean_bd_rate is the mean of the members' "
-                               "BD-rates instead"]
-            return
-        bd = self.ed.bd
-        res = bd_rate([c["rate"] for c in ref], [c["metric"] for c in ref],
-                      [c["rate"] for c in curve], [c["metric"] for c in curve],
-                      method=bd.method, policy=bd.policy, min_points=bd.min_points)
-        d = res.to_dict()
-        row.update(bd_rate=d["bd_rate"], bd_metric=d["bd_metric"], status=d["status"],
-                   warnings=list(d.get("warnings", [])), overlap=d.get("overlap"))
-
-    def _overall(self, seq_rows: list[dict], class_rows: list[dict]) -> dict[str, Any]:
-        rule = self.ed.aggregation.overall
-        if rule == "mean-of-sequences":
-            used = [r for r in seq_rows if not r["optional"]]
+    if status != "ok":
+        pass
+    elif pp.level == "reported":
+        metric_value, metric_source = p.reported.get("metric"), "reported"
+    else:
+        output = digest = None
+        if pp.level == "decoded":
+            decode = steps.decode(pp)
+            if decode.path is None:
+                status, message = "decode-failed", decode.record.message
+            else:
+                task = steps.task(pp, decode)
+                if task.path is None:
+                    status, message = "task-failed", task.record.message
+                else:
+                    output, digest = task.path, task.digest
         else:
-            used = [r for r in class_rows if not r["optional"]]
-        out = {"rule": rule, "over": [r.get("sequence", r.get("class")) for r in used]}
-        out.update(_mean_of(used, "bd_rate"))
-        out["bd_metric_mean"] = _mean_of(used, "bd_metric")["bd_rate"]
-        out["time_ratio"] = _geomean_ratios([r["time_ratio"] for r in seq_rows if not r["optional"]])
-        return out
+            output = pp.files["task-output"][0]
+        if output is not None:
+            try:
+                measured = steps.measure(pp, output, digest)
+            except UserError as exc:
+                status, message = "score-failed", str(exc)
+            else:
+                stats = measured.stats
+                metric_value, metric_source = stats.get(mdef.stat), "computed"
+    if status == "ok" and mdef is not None:
+        problem = mdef.check(metric_value)
+        if problem:
+            undefined = isinstance(metric_value, float) and not math.isfinite(metric_value)
+            status, message = ("metric-undefined" if undefined else "invalid-metric"), problem
+    reported_metric = None
+    if metric_source == "computed" and "metric" in p.reported:
+        reported_metric = p.reported["metric"]
+        if metric_value is not None and abs(reported_metric - metric_value) > METRIC_TOLERANCE:
+            warnings.append(f"reported metric {reported_metric:g} differs from the computed "
+                            f"{metric_value:.4f}")
+    if rate is not None and rate_source == "files" and "rate" in p.reported \
+            and abs(p.reported["rate"] - rate) > 0.005 * rate:
+        warnings.append(f"reported rate {p.reported['rate']:g} differs from the {rate:.4f} of "
+                        "the files")
+    if decode is not None and decode.path is not None and times["dec_time_s"] is None:
+        times["dec_time_s"], times["dec_time_source"] = decode.record.wall_s, "measured (wall)"
+        if times["time_s"] is None and times["enc_time_s"] is not None:
+            times["time_s"] = times["enc_time_s"] + times["dec_time_s"]
 
-    def signature(self, works: list[_Work]) -> dict[str, Any]:
-        metrics = {}
-        for w in works:
-            if w.level != "reported":
-                seq = self.ed.sequences[w.seq_id]
-                metrics[seq.metric] = self.scorer(seq).versions()
-        inputs = sorted(f["sha256"] for w in works for fs in w.record.get("inputs", {}).values()
-                        for f in fs)
-        gt = sorted(file_sha256(f) for g in self._gt.values() for f in g.files)
-        bd = self.ed.bd
-        levels = sorted({w.level for w in works}, key=LEVEL_RANK.get)
-        sig = {
-            "vcmctc": __version__, "python": platform.python_version(),
-            "edition": self.ed.id, "edition_hash": self.ed.hash, "scenario": self.v.scenario,
-            **(self.anchor.signature if self.anchor else {"anchor": None}),
-            "bd_method": bd.method, "bd_policy": bd.policy, "bd_min_points": bd.min_points,
-            "class_rows": self.ed.aggregation.class_rows, "overall": self.ed.aggregation.overall,
-            "metrics": metrics, "evidence": levels,
-            "manifest_sha256": file_sha256(self.m.path),
-            "inputs_sha256": hash_json(inputs)[:16], "gt_sha256": hash_json(gt)[:16] if gt else None,
-        }
-        sig["line"] = signature_line(sig)
-        return sig
+    if message:   # name files relative to the submission or the output folder, never where they lie
+        message = message.replace(f"{root}{os.sep}", "").replace(
+            f"{steps.cache.root.parent}{os.sep}", "")
+    bits = pp.bits
+    bits_total = float(bits.total) if bits is not None else None
+    derived = False
+    if bits is None and rate is not None and seq.rate_unit == "kbps" and seq.fps and seq.frames:
+        bits_total, derived = rate * 1000.0 * seq.frames / seq.fps, True
+    result = PointResult(
+        sequence=seq.id, cls=seq.cls, label=p.label, qp=p.qp, evidence=pp.level,
+        status=status, message=message, warnings=warnings, rate_unit=seq.rate_unit,
+        rate=rate, rate_source=rate_source,
+        bits_total=bits_total, bits_components=dict(bits.components) if bits else {},
+        bits_derived=derived, metric_id=seq.metric,
+        metric=metric_value if status == "ok" else None, metric_source=metric_source,
+        reported_metric=reported_metric, stats=stats,
+        enc_time_s=times["enc_time_s"], dec_time_s=times["dec_time_s"], time_s=times["time_s"],
+        enc_time_source=times["enc_time_source"], dec_time_source=times["dec_time_source"],
+        dec_cpu_s=decode.record.cpu_s if decode is not None and decode.path is not None else None,
+        inputs={role: [{"path": str(path.relative_to(root)), "sha256": file_sha256(path)}
+                       for path in paths if path.is_file()]
+                for role, paths in pp.files.items()},
+        decode=decode.record if decode is not None else None,
+        task=task.record if task is not None else None)
+    return Outcome(pp, result, measured, pixels)
 
 
-def build_adapter(m: Manifest):
-    """Task adapter from the manifest's ``task`` section (paths relative to the submission)."""
-    from vcmctc.adapters import get_adapter
+# --------------------------------------------------------------------------------------------
+# rows
 
-    spec = m.task
-    if spec.adapter == "command":
-        return get_adapter("command", argv=list(spec.argv), extra_values={"submission": m.root})
-    if spec.adapter == "detectron2":
-        if not spec.config or not spec.weights:
-            raise UserError("task: the detectron2 adapter needs 'config' and 'weights'",
-                            file=m.path)
-        return get_adapter("detectron2", config_file=m.root / spec.config,
-                           weights=m.root / spec.weights, **spec.options)
-    return get_adapter(spec.adapter)
+
+def pooled_curve(members: list[list[Outcome]], steps: "Steps") -> tuple[list[CurvePoint] | None, str]:
+    """The pooled curve of a class: point k pools the k-th point (in rate order) of every member:
+    rate = total bits over total duration (video) or total pixels (image sets), metric computed
+    by the family from the members' pooled states. (None, why) when it cannot be formed."""
+    from vcmctc.families import metric_def
+    from vcmctc.rate import pooled_kbps
+
+    outcomes = [o for m in members for o in m]
+    if not all(o.measured is not None and o.result.ok for o in outcomes):
+        return None, ("a pooled class row needs metrics computed from task outputs (evidence "
+                      "outputs or decoded) for every rate point of every member")
+    metrics = {o.result.metric_id for o in outcomes}
+    kinds = {o.planned.seq.kind for o in outcomes}
+    if len(metrics) > 1 or len(kinds) > 1:
+        return None, f"the members mix metrics or kinds ({', '.join(sorted(map(str, metrics)))})"
+    counts = {len(m) for m in members}
+    if len(counts) != 1:
+        return None, "the members have different numbers of rate points"
+    mdef = metric_def(metrics.pop())
+    ordered = [sorted(m, key=lambda o: o.result.rate) for m in members]
+    curve = []
+    for k in range(counts.pop()):
+        points = [m[k] for m in ordered]
+        stats = steps.pool([(o.planned, o.measured) for o in points])
+        if kinds == {"images"}:
+            if any(o.pixels is None or o.result.bits_total is None for o in points):
+                return None, "the pixel counts of the image sets are unknown"
+            rate = sum(o.result.bits_total for o in points) / sum(o.pixels for o in points)
+        else:
+            rate = pooled_kbps((o.result.bits_total, o.planned.seq.fps, o.planned.seq.frames)
+                               for o in points)
+        value = stats.get(mdef.stat)
+        if mdef.check(value):
+            return None, f"pooled point {k + 1}: {mdef.check(value)}"
+        curve.append(CurvePoint(rate, value, None, f"pooled point {k + 1}"))
+    return curve, ""
+
+
+def build_rows(plan: Plan, outcomes: list[Outcome], steps: "Steps"
+               ) -> tuple[list[Row], list[Row], Row]:
+    ed, anchor = plan.edition, plan.anchor
+    bd = ed.bd
+    by_seq: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        by_seq.setdefault(o.planned.seq.id, []).append(o)
+    seq_rows = []
+    for seq_id, outs in by_seq.items():
+        seq = ed.sequences[seq_id]
+        ref = None if anchor is None else anchor.curve(seq_id)
+        seq_rows.append(sequence_row(seq_id, seq.cls, seq.optional, [o.result for o in outs],
+                                     ref, bd))
+    rule = ed.aggregation.class_rows
+    class_rows = []
+    for cls, info in ed.classes.items():
+        members = [r for r in seq_rows if r.cls == cls]
+        if not members:
+            continue
+        expected = [s.id for s in ed.class_members(cls) if not s.optional or s.id in by_seq]
+        kw: dict[str, Any] = {}
+        if rule == "pooled":
+            curve, why = pooled_curve([by_seq[r.name] for r in members], steps)
+            kw = {"pooled": curve, "not_poolable": why,
+                  "pooled_reference": anchor.class_curves.get(cls) if anchor else None}
+        class_rows.append(class_row(cls, info.optional, rule, members, expected, bd, **kw))
+    overall_rule = ed.aggregation.overall
+    if overall_rule == "mean-of-sequences":
+        expected = [s.id for s in ed.sequences.values() if not s.optional]
+    else:
+        expected = [c for c, info in ed.classes.items()
+                    if not info.optional and ed.class_members(c)]
+    return seq_rows, class_rows, overall_row(overall_rule, seq_rows, class_rows, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# results
+
+
+def signature(plan: Plan, outcomes: list[Outcome], steps: "Steps") -> dict[str, Any]:
+    """Every setting that changes a number, portable (no local paths), and its one-line form."""
+    ed, anchor = plan.edition, plan.anchor
+    metrics = {}
+    for o in outcomes:
+        seq = o.planned.seq
+        if o.planned.level != "reported" and seq.metric and seq.metric not in metrics:
+            metrics[seq.metric] = steps.family(seq).settings(seq)
+    inputs = sorted((o.result.sequence, o.result.label, role, f["path"], f["sha256"])
+                    for o in outcomes for role, fs in o.result.inputs.items() for f in fs)
+    reported = sorted((o.result.sequence, o.result.label, sorted(o.planned.point.reported.items()))
+                      for o in outcomes)
+    bd = ed.bd
+    levels = sorted({o.planned.level for o in outcomes}, key=("reported", "outputs",
+                                                              "decoded").index)
+    gt = steps.gts.digests()
+    sig = {
+        "vcmctc": __version__, "python": platform.python_version(),
+        "edition": ed.id, "edition_hash": ed.hash, "scenario": plan.scenario,
+        "anchor": anchor.id if anchor else None, "anchor_kind": anchor.kind if anchor else None,
+        "anchor_sha256": anchor.sha256[:16] if anchor else None,
+        "bd_method": bd.method, "bd_policy": bd.policy, "bd_min_points": bd.min_points,
+        "class_rows": ed.aggregation.class_rows, "overall": ed.aggregation.overall,
+        "metrics": metrics, "evidence": levels,
+        "manifest_sha256": file_sha256(plan.manifest.path)[:16],
+        "inputs_sha256": hash_json([inputs, reported])[:16],
+        "programs_sha256": hash_json(steps.programs)[:16] if steps.programs else None,
+        "gt_sha256": hash_json(gt)[:16] if gt else None,
+    }
+    sig["line"] = signature_line(sig)
+    return sig
 
 
 def signature_line(sig: dict[str, Any]) -> str:
     parts = [f"edition:{sig['edition']}@{sig['edition_hash'][:8]}",
-             f"anchor:{sig.get('anchor')}",
+             f"anchor:{sig.get('anchor')}" + (f"@{sig['anchor_sha256'][:8]}"
+                                              if sig.get("anchor_sha256") else ""),
              f"bd:{sig['bd_method']}/{sig['bd_policy']}/min{sig['bd_min_points']}",
              f"rows:{sig['class_rows']}/{sig['overall']}",
              f"evidence:{'+'.join(sig['evidence'])}"]
     for metric, v in sorted(sig["metrics"].items()):
         parts.append(f"{metric}:{v['metric_backend']}-{v['metric_backend_version']}")
     parts.append(f"inputs:{sig['inputs_sha256'][:8]}")
+    if sig.get("programs_sha256"):
+        parts.append(f"programs:{sig['programs_sha256'][:8]}")
     parts.append(f"vcmctc:{sig['vcmctc']}")
     return "|".join(parts)
 
 
-def _mean_of(rows: list[dict], key: str) -> dict[str, Any]:
-    """Mean of ``key`` over rows; a mean over only some rows is never passed off as the mean."""
-    values = [r.get(key) for r in rows]
-    have = [v for v in values if v is not None]
-    if not rows:
-        return {"bd_rate": None, "status": "empty", "partial_mean": None, "mean_over": 0}
-    if len(have) == len(values):
-        return {"bd_rate": statistics.fmean(have), "status": "ok", "partial_mean": None,
-                "mean_over": len(have)}
-    return {"bd_rate": None, "status": "incomplete",
-            "partial_mean": statistics.fmean(have) if have else None, "mean_over": len(have),
-            "missing": [r.get("sequence", r.get("class")) for r in rows if r.get(key) is None]}
+def anchor_info(plan: Plan) -> AnchorInfo | None:
+    a = plan.anchor
+    if a is None:
+        return None
+    return AnchorInfo(id=a.id, codec=a.codec, kind=a.kind, edition=a.edition, source=a.source,
+                      sha256=a.sha256, points=a.points, class_curves=a.class_curves)
 
 
-def _time_ratios(test: list[dict], ref: list[dict]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for key in TIME_KEYS:
-        t = [r.get(key) for r in test]
-        a = [r.get(key) for r in ref]
-        if t and a and None not in t and None not in a and sum(a) > 0:
-            out[key] = sum(t) / sum(a)
-        else:
-            out[key] = None
-    return out
+def assemble(plan: Plan, outcomes: list[Outcome], steps: "Steps", options: Options) -> Results:
+    ed = plan.edition
+    seq_rows, class_rows, overall = build_rows(plan, outcomes, steps)
+    return Results(
+        schema=SCHEMA,
+        signature=signature(plan, outcomes, steps),
+        submission={"codec": plan.manifest.codec, "manifest": plan.manifest.path.name,
+                    "manifest_sha256": file_sha256(plan.manifest.path),
+                    "complete": plan.complete, "description": plan.manifest.description},
+        edition={"id": ed.id, "title": ed.title, "track": ed.track, "scenario": plan.scenario,
+                 "rate_points": ed.rate_points,
+                 "aggregation": {"class_rows": ed.aggregation.class_rows,
+                                 "overall": ed.aggregation.overall},
+                 "classes": {c: {"description": i.description, "optional": i.optional}
+                             for c, i in ed.classes.items()}},
+        anchor=anchor_info(plan),
+        findings=[f.to_dict() for f in plan.findings],
+        points=[o.result for o in outcomes],
+        sequences=seq_rows, classes=class_rows, overall=overall,
+        timing={"mode": options.timing, "jobs": options.jobs,
+                "decoders_run": any(o.result.decode is not None for o in outcomes),
+                "ratio_averaging": "per sequence: sum of test times / sum of anchor times over "
+                                   "the rate points; class and overall: geometric mean of the "
+                                   "per-sequence ratios"})
 
 
-def _geomean_ratios(ratios: list[dict]) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for key in TIME_KEYS:
-        values = [r.get(key) for r in ratios]
-        if values and None not in values and all(v > 0 for v in values):
-            out[key] = math.exp(statistics.fmean(math.log(v) for v in values))
-        else:
-            out[key] = None
-    return out
+# --------------------------------------------------------------------------------------------
+# the run
 
 
-def evaluate(folder: str | Path, options: Options) -> tuple[dict[str, Any], Path]:
+class Progress:
+    def __init__(self, say: Callable[[str], None] | None, total: int):
+        self.say, self.total, self.done, self.cached = say, total, 0, 0
+        self._lock = threading.Lock()
+
+    def step(self, what: str, cached: bool) -> None:
+        with self._lock:
+            self.done += 1
+            self.cached += cached
+            if self.say:
+                self.say(f"[{self.done}/{self.total}] {what}{' (cached)' if cached else ''}")
+
+
+def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str, Any]]:
+    from vcmctc.evaluators.coco import DEFAULT_BACKEND
+    from vcmctc.submission.steps import GroundTruths, Steps, program_digests
+
+    data_root = Path(os.path.abspath(options.data_root)) if options.data_root else None
+    cache = Cache(out / "cache", enabled=options.use_cache)
+    points = list(plan.points())
+    total = sum({"reported": 0, "outputs": 1, "decoded": 3}[pp.level] for pp in points)
+    progress = Progress(options.progress, total)
+    steps = Steps(plan, cache, GroundTruths(data_root, cache),
+                  coco_backend=options.coco_backend or DEFAULT_BACKEND, timing=options.timing,
+                  programs=program_digests(plan) if plan.decodes else {},
+                  on_step=progress.step)
+    # Ground truth is needed for every point not taken as reported: find and hash it now, so a
+    # missing file stops the run before any decoder runs.
+    for seq_id, pps in plan.sequences.items():
+        if any(pp.level in ("outputs", "decoded") for pp in pps):
+            seq = plan.edition.sequences[seq_id]
+            steps.gts.files(seq, steps.family(seq))
+    if options.progress:
+        options.progress(f"evaluating {len(points)} rate points of {len(plan.sequences)} "
+                         f"sequences ({total} steps, {options.jobs} job(s))")
+    if options.jobs > 1:
+        with ThreadPoolExecutor(options.jobs) as pool:
+            futures = [pool.submit(run_point, pp, steps) for pp in points]
+            try:
+                for f in as_completed(futures):
+                    f.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+            outcomes = [f.result() for f in futures]
+    else:
+        outcomes = [run_point(pp, steps) for pp in points]
+    results = assemble(plan, outcomes, steps, options)
+    return results, {"steps": total, "cached_steps": progress.cached}
+
+
+def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
     """Evaluate a submission folder; returns the results and the path of results.json."""
-    manifest = load_manifest(folder)
-    validation = validate(manifest)
-    if validation.errors(options.allow_incomplete):
-        raise ValidationFailed(validation)
-    options.out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    pipe = Pipeline(manifest, validation, options)
-    results = pipe.run()
-    results["run"] = {"wall_s": time.perf_counter() - started, "steps": pipe.total,
-                      "cached_steps": pipe.cached}
-    from vcmctc.jsonutil import dumps
+    from vcmctc.results.model import write_results
 
-    path = options.out / "results.json"
-    atomic_write_text(path, dumps(results))
+    started = time.perf_counter()
+    manifest = load_manifest(Path(os.path.abspath(folder)))
+    plan = validate(manifest, level=options.level)
+    if plan.errors(options.allow_incomplete):
+        raise ValidationFailed(plan)
+    out = output_folder(options.out, manifest.root)
+    results, run = run_plan(plan, options, out)
+    results.run = {"wall_s": time.perf_counter() - started, **run}
+    path = out / "results.json"
+    write_results(results, path)
     return results, path

@@ -1,8 +1,14 @@
-"""Conformance of a submission before any heavy work (``vcmctc validate``).
+"""Conformance of a submission before any heavy work, producing the plan the run consumes.
 
-Findings are errors (the submission cannot be evaluated as it is) or warnings (it can, but a
-number may mislead). Missing sequences or rate points are errors of kind ``incomplete``: ``evaluate
---allow-incomplete`` accepts them and records the gap in the results.
+:func:`validate` reads the manifest against its edition and anchor and returns a :class:`Plan`:
+every rate point with its evidence level, its files (absolute; an image set's bitstream folder
+expanded to one file per image), its bits and rate, plus the findings. Findings are errors (the
+submission cannot be evaluated as it is) or warnings (it can, but a number may mislead). Missing
+sequences or rate points are errors of kind ``incomplete``: ``evaluate --allow-incomplete``
+accepts them and the results say the submission is incomplete.
+
+``vcmctc evaluate`` runs exactly the plan ``vcmctc validate`` checked: the anchor is loaded and
+the rates are computed here, once.
 """
 
 from __future__ import annotations
@@ -10,15 +16,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from vcmctc.errors import UserError
-from vcmctc.submission.manifest import Manifest, Point
+from vcmctc.submission.manifest import EVIDENCE_LEVELS, Manifest, Point
 
 if TYPE_CHECKING:
     from vcmctc.ctc.editions import Edition
-    from vcmctc.submission.anchor_source import AnchorSource
     from vcmctc.ctc.schema import Sequence
+    from vcmctc.rate import Bits
+    from vcmctc.submission.anchor_source import AnchorSource
+
+LEVELS = ("best", *EVIDENCE_LEVELS)
+IMAGE_SUFFIXES = (".png",)
+RATE_TOLERANCE = 0.005   # reported vs file rate, relative
 
 
 @dataclass(frozen=True)
@@ -34,17 +45,34 @@ class Finding:
                 "point": self.point, "message": self.message}
 
 
+@dataclass(frozen=True)
+class PlannedPoint:
+    """One rate point as the run will evaluate it."""
+
+    seq: "Sequence"
+    point: Point
+    level: str | None                      # None: no usable evidence (an error finding says why)
+    files: dict[str, tuple[Path, ...]]     # role -> absolute paths, in a stable order
+    items: tuple[str, ...] | None = None   # image sets: image ids (bitstream file stems)
+    bits: "Bits | None" = None
+    rate: float | None = None              # None: unknown yet (bpp from the ground truth's pixels)
+    rate_source: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.point.label
+
+
 @dataclass
-class Validation:
+class Plan:
     manifest: Manifest
     edition: "Edition"
     anchor: "AnchorSource | None"
     scenario: str
+    level: str
     findings: list[Finding] = field(default_factory=list)
-    # canonical sequence id -> points of the manifest, in manifest order
-    points: dict[str, list[Point]] = field(default_factory=dict)
-    # (sequence id, label) -> rate computed from files or reported
-    rates: dict[tuple[str, str], float] = field(default_factory=dict)
+    # canonical sequence id -> planned points, in manifest order
+    sequences: dict[str, list[PlannedPoint]] = field(default_factory=dict)
 
     def add(self, level: str, seq: str | None, point: str | None, msg: str,
             kind: str = "conformance") -> None:
@@ -58,6 +86,17 @@ class Validation:
     def complete(self) -> bool:
         return not any(f.kind == "incomplete" for f in self.findings)
 
+    def points(self) -> Iterator[PlannedPoint]:
+        for pts in self.sequences.values():
+            yield from pts
+
+    @property
+    def decodes(self) -> bool:
+        return any(p.level == "decoded" for p in self.points())
+
+
+# ------------------------------------------------------------------------------------------
+# paths
 
 def safe_path(root: Path, rel: str) -> Path:
     """``root/rel`` if it stays inside ``root`` (no absolute path, no '..', no symlink out)."""
@@ -72,27 +111,63 @@ def safe_path(root: Path, rel: str) -> Path:
     return full
 
 
-def point_files(manifest: Manifest, point: Point) -> dict[str, list[Path]]:
+def _expand(root: Path, role: str, path: Path, image_set: bool) -> tuple[Path, ...]:
+    """A file, or (image sets: bitstreams and side information) a folder of one file per image."""
+    if image_set and role in ("bitstream", "side-info") and path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        for p in files:
+            safe_path(root, str(p.relative_to(root)))
+        return tuple(files)
+    return (path,)
+
+
+def point_files(manifest: Manifest, point: Point, image_set: bool = False
+                ) -> dict[str, tuple[Path, ...]]:
     """Resolved files of a point by role; raises ValueError on an unsafe path."""
-    return {role: [safe_path(manifest.root, p) for p in rels]
-            for role, rels in point.files().items()}
+    out: dict[str, tuple[Path, ...]] = {}
+    for role, rels in point.files().items():
+        paths: list[Path] = []
+        for rel in rels:
+            paths += _expand(manifest.root, role, safe_path(manifest.root, rel), image_set)
+        out[role] = tuple(paths)
+    return out
 
 
-def rate_of(seq: "Sequence", bits: int) -> float:
+# ------------------------------------------------------------------------------------------
+# rates
+
+def pixels_of(seq: "Sequence", items: int | None) -> int | None:
+    """Pixels of an image set known from the edition (fixed image size x images, or ``pixels``)."""
+    n = items or seq.items
+    if seq.width and seq.height and n:
+        return seq.width * seq.height * n
+    return getattr(seq, "pixels", None)
+
+
+def rate_of(seq: "Sequence", bits: float, pixels: int | None = None) -> float | None:
+    """kbps of a video sequence, bpp of an image set (None while its pixel count is unknown)."""
     from vcmctc.rate import bpp, kbps
 
     if seq.rate_unit == "kbps":
+        if not seq.fps or not seq.frames:
+            raise UserError(f"sequence {seq.id}: kbps needs the edition's fps and frames")
         return kbps(bits, seq.fps, seq.frames)
-    if seq.width and seq.height and seq.items:  # image set of known, fixed size
-        return bpp(bits, seq.width * seq.height * seq.items)
-    raise UserError(f"sequence {seq.id}: bpp needs the pixel count of the set; give the "
-                    "rate in 'reported' or set width/height/items in the edition")
+    return bpp(bits, pixels) if pixels else None
 
 
-def validate(manifest: Manifest, *, check_md5: bool = True) -> Validation:
+# ------------------------------------------------------------------------------------------
+# validation
+
+def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True) -> Plan:
+    """Check ``manifest`` and plan its evaluation at evidence ``level`` (``best``: each point's
+    strongest evidence)."""
+    from vcmctc.adapters import adapter_problem
     from vcmctc.ctc.editions import load_edition
+    from vcmctc.runner import DECODER_PLACEHOLDERS, check_template
     from vcmctc.submission.anchor_source import load_anchor_source
 
+    if level not in LEVELS:
+        raise UserError(f"unknown evidence level {level!r} (known: {', '.join(LEVELS)})")
     edition = load_edition(manifest.edition)
     anchor = (load_anchor_source(manifest.anchor, edition, manifest.root)
               if manifest.anchor else None)
@@ -100,106 +175,143 @@ def validate(manifest: Manifest, *, check_md5: bool = True) -> Validation:
     if scenario not in edition.scenarios:
         raise UserError(f"scenario {scenario!r} is not one of {', '.join(edition.scenarios)} of "
                         f"edition {edition.id}", file=manifest.path)
-    v = Validation(manifest, edition, anchor, scenario)
+    plan = Plan(manifest, edition, anchor, scenario, level)
     if manifest.track and manifest.track != edition.track:
-        v.add("error", None, None, f"track {manifest.track!r} but edition {edition.id} is "
-                                   f"{edition.track!r}")
+        plan.add("error", None, None, f"track {manifest.track!r} but edition {edition.id} is "
+                                      f"{edition.track!r}")
     if anchor is not None and anchor.edition != edition.id:
-        v.add("error", None, None, f"anchor {anchor.id} belongs to edition {anchor.edition}, "
-                                   f"not {edition.id}")
-    from vcmctc.runner import DECODER_PLACEHOLDERS, check_template
-    from vcmctc.submission.pipeline import build_adapter
-
-    try:
-        build_adapter(manifest)
-    except UserError as exc:
-        v.add("error", None, None, f"task: {exc}")
+        plan.add("error", None, None, f"anchor {anchor.id} belongs to edition {anchor.edition}, "
+                                      f"not {edition.id}")
     if manifest.decoder is not None:
         try:
             check_template(manifest.decoder.argv, DECODER_PLACEHOLDERS, what="decoder argv")
         except UserError as exc:
-            v.add("error", None, None, str(exc))
+            plan.add("error", None, None, str(exc))
 
     # Sequences: known, not repeated, all present.
     for name in manifest.sequences():
         try:
             seq = edition.sequence(name)
         except UserError as exc:
-            v.add("error", name, None, str(exc))
+            plan.add("error", name, None, str(exc))
             continue
-        if seq.id in v.points:
-            v.add("error", name, None, f"sequence {seq.id} is listed twice (as an alias?)")
+        if seq.id in plan.sequences:
+            plan.add("error", name, None, f"sequence {seq.id} is listed twice (as an alias?)")
             continue
-        v.points[seq.id] = [p for p in manifest.points if p.sequence == name]
+        points = [p for p in manifest.points if p.sequence == name]
+        plan.sequences[seq.id] = [_plan_point(plan, seq, p, check_md5) for p in points]
     for seq in edition.sequences.values():
-        if seq.id not in v.points:
-            level = "warning" if seq.optional else "error"
-            v.add(level, seq.id, None, f"missing sequence {seq.id}"
-                  + (" (optional in this edition)" if seq.optional else ""), kind="incomplete")
+        if seq.id not in plan.sequences:
+            lv = "warning" if seq.optional else "error"
+            plan.add(lv, seq.id, None, f"missing sequence {seq.id}"
+                     + (" (optional in this edition)" if seq.optional else ""), kind="incomplete")
+    for seq_id, planned in plan.sequences.items():
+        _check_sequence(plan, edition.sequences[seq_id], planned)
 
-    for seq_id, points in v.points.items():
-        _check_sequence(v, edition.sequences[seq_id], points, check_md5=check_md5)
-    return v
-
-
-def _check_sequence(v: Validation, seq: "Sequence", points: list[Point], *, check_md5: bool) -> None:
-    n = v.edition.rate_points
-    if len(points) < n:
-        v.add("error", seq.id, None, f"{len(points)} rate point(s), the edition requires {n}",
-              kind="incomplete")
-    elif len(points) > n:
-        v.add("error", seq.id, None, f"{len(points)} rate points, the edition has {n}")
-    labels = [p.label for p in points]
-    for label in sorted({x for x in labels if labels.count(x) > 1}):
-        v.add("error", seq.id, label, "rate point listed twice")
-
-    has_decoder = v.manifest.decoder is not None
-    for p in points:
-        try:
-            files = point_files(v.manifest, p)
-        except ValueError as exc:
-            v.add("error", seq.id, p.label, str(exc), kind="files")
-            continue
-        ok = True
-        for role, paths in files.items():
-            for path in paths:
-                if not path.is_file():
-                    v.add("error", seq.id, p.label, f"{role} file {path.relative_to(v.manifest.root)} "
-                                                    "does not exist", kind="files")
-                    ok = False
-                elif path.stat().st_size == 0:
-                    v.add("error", seq.id, p.label, f"{role} file {path.relative_to(v.manifest.root)} "
-                                                    "is empty", kind="files")
-                    ok = False
-        if p.best_evidence(has_decoder) is None:
-            v.add("error", seq.id, p.label, "no evidence: give a bitstream with a decoder, task "
-                                            "outputs, or a reported metric")
-        if not p.bitstreams and "rate" not in p.reported:
-            v.add("error", seq.id, p.label, "no rate: give the bitstream file(s) or 'reported.rate'",
-                  kind="rate")
-        if not ok:
-            continue
-        if p.bitstreams:
-            from vcmctc.rate import bits_of_files
-
-            bits = bits_of_files({"bitstream": files.get("bitstream", []),
-                                  "side-info": files.get("side-info", [])})
-            rate = rate_of(seq, bits.total)
-            if "rate" in p.reported and abs(p.reported["rate"] - rate) > 0.005 * rate:
-                v.add("warning", seq.id, p.label,
-                      f"reported rate {p.reported['rate']:g} differs from the {rate:.2f} "
-                      f"{seq.rate_unit} of the files by more than 0.5%", kind="rate")
-            v.rates[(seq.id, p.label)] = rate
-        elif "rate" in p.reported:
-            v.rates[(seq.id, p.label)] = p.reported["rate"]
-        if "decoded" in files:
-            _check_decoded(v, seq, p, files["decoded"][0], check_md5=check_md5)
-
-    _check_rates(v, seq, points)
-    _check_overlap(v, seq, points)
+    if any(p.level == "decoded" for p in plan.points()):
+        problem = adapter_problem(manifest.task, manifest.root)
+        if problem:
+            plan.add("error", None, None, f"task: {problem}")
+    return plan
 
 
-def _check_decoded(v: Validation, seq: "Sequence", p: Point, path: Path, *, check_md5: bool) -> None:
+def _level(plan: Plan, seq: "Sequence", p: Point) -> str | None:
+    has_decoder = plan.manifest.decoder is not None
+    if plan.level == "best":
+        level = p.best_evidence(has_decoder)
+        if level is None:
+            plan.add("error", seq.id, p.label, "no evidence: give a bitstream with a decoder, "
+                                               "task outputs, or a reported metric")
+        return level
+    supported = {"decoded": bool(p.bitstreams) and has_decoder, "outputs": bool(p.task_output),
+                 "reported": "metric" in p.reported}[plan.level]
+    if not supported:
+        needs = {"decoded": "a bitstream and a decoder", "outputs": "task outputs (task_output)",
+                 "reported": "a reported metric"}[plan.level]
+        plan.add("error", seq.id, p.label, f"evidence level {plan.level!r} needs {needs}")
+        return None
+    return plan.level
+
+
+def _plan_point(plan: Plan, seq: "Sequence", p: Point, check_md5: bool) -> PlannedPoint:
+    from vcmctc.rate import bits_of_files
+
+    level = _level(plan, seq, p)
+    image_set = seq.kind == "images"
+    try:
+        files = point_files(plan.manifest, p, image_set)
+    except ValueError as exc:
+        plan.add("error", seq.id, p.label, str(exc), kind="files")
+        return PlannedPoint(seq, p, None, {})
+    root = plan.manifest.root
+    ok = True
+    for role, paths in files.items():
+        if not paths:
+            plan.add("error", seq.id, p.label, f"{role} folder is empty", kind="files")
+            ok = False
+        for path in paths:
+            rel = path.relative_to(root)
+            if not path.exists():
+                plan.add("error", seq.id, p.label, f"{role} file {rel} does not exist", kind="files")
+                ok = False
+            elif role == "task-output" and path.is_dir():
+                continue   # label-map folders
+            elif not path.is_file():
+                plan.add("error", seq.id, p.label, f"{role} {rel} is not a file", kind="files")
+                ok = False
+            elif path.stat().st_size == 0:
+                plan.add("error", seq.id, p.label, f"{role} file {rel} is empty", kind="files")
+                ok = False
+    if not p.bitstreams and "rate" not in p.reported:
+        plan.add("error", seq.id, p.label, "no rate: give the bitstream file(s) or 'reported.rate'",
+                 kind="rate")
+    if not ok:
+        return PlannedPoint(seq, p, None, files)
+
+    items = None
+    if image_set and "bitstream" in files:
+        items = tuple(path.stem for path in files["bitstream"])
+        if len(set(items)) != len(items):
+            plan.add("error", seq.id, p.label, "two bitstreams of one image (same file stem)",
+                     kind="files")
+        stray = sorted({path.stem for path in files.get("side-info", ())} - set(items))
+        if stray:
+            plan.add("error", seq.id, p.label, f"side information of unknown image(s) "
+                                               f"{', '.join(stray[:3])}", kind="files")
+        if seq.items and len(items) != seq.items:
+            plan.add("error", seq.id, p.label, f"{len(items)} image bitstreams, the set has "
+                                               f"{seq.items} images", kind="files")
+    bits = rate = source = None
+    if p.bitstreams:
+        bits = bits_of_files({"bitstream": files.get("bitstream", ()),
+                              "side-info": files.get("side-info", ())})
+        rate = rate_of(seq, bits.total, pixels_of(seq, len(items) if items else None))
+        source = "files"
+        if rate is not None and "rate" in p.reported and \
+                abs(p.reported["rate"] - rate) > RATE_TOLERANCE * rate:
+            plan.add("warning", seq.id, p.label,
+                     f"reported rate {p.reported['rate']:g} differs from the {rate:.4f} "
+                     f"{seq.rate_unit} of the files by more than 0.5%", kind="rate")
+    elif "rate" in p.reported:
+        rate, source = p.reported["rate"], "reported"
+    if "decoded" in files:
+        _check_decoded(plan, seq, p, files["decoded"][0], check_md5=check_md5)
+    if level == "outputs" and "task-output" in files:
+        _check_output(plan, seq, p, files["task-output"][0])
+    return PlannedPoint(seq, p, level, files, items, bits, rate, source)
+
+
+def _check_output(plan: Plan, seq: "Sequence", p: Point, path: Path) -> None:
+    from vcmctc.families import family_for
+
+    if not seq.metric:
+        return
+    problem = family_for(seq.metric).check_output(seq, path)
+    if problem:
+        plan.add("error", seq.id, p.label, f"task output: {problem}", kind="files")
+
+
+def _check_decoded(plan: Plan, seq: "Sequence", p: Point, path: Path, *, check_md5: bool) -> None:
     from vcmctc.media.yuv import YuvFormat, md5_of
 
     if seq.kind != "video" or None in (seq.width, seq.height, seq.frames):
@@ -208,42 +320,54 @@ def _check_decoded(v: Validation, seq: "Sequence", p: Point, path: Path, *, chec
     expected = fmt.expected_size(seq.frames)
     size = path.stat().st_size
     if size != expected:
-        v.add("error", seq.id, p.label,
-              f"decoded file {path.name} has {size} bytes; {seq.frames} frames of "
-              f"{seq.width}x{seq.height} {seq.chroma} {seq.bit_depth}-bit need {expected}", kind="files")
+        plan.add("error", seq.id, p.label,
+                 f"decoded file {path.name} has {size} bytes; {seq.frames} frames of "
+                 f"{seq.width}x{seq.height} {seq.chroma} {seq.bit_depth}-bit need {expected}",
+                 kind="files")
     elif check_md5 and p.decoded_md5 and md5_of(path) != p.decoded_md5:
-        v.add("error", seq.id, p.label, f"decoded file {path.name}: md5 differs from decoded_md5",
-              kind="files")
+        plan.add("error", seq.id, p.label,
+                 f"decoded file {path.name}: md5 differs from decoded_md5", kind="files")
 
 
-def _check_rates(v: Validation, seq: "Sequence", points: list[Point]) -> None:
-    known = [(p, v.rates[(seq.id, p.label)]) for p in points if (seq.id, p.label) in v.rates]
+def _check_sequence(plan: Plan, seq: "Sequence", points: list[PlannedPoint]) -> None:
+    n = plan.edition.rate_points
+    if len(points) < n:
+        plan.add("error", seq.id, None, f"{len(points)} rate point(s), the edition requires {n}",
+                 kind="incomplete")
+    elif len(points) > n:
+        plan.add("error", seq.id, None, f"{len(points)} rate points, the edition has {n}")
+    labels = [pp.label for pp in points]
+    for label in sorted({x for x in labels if labels.count(x) > 1}):
+        plan.add("error", seq.id, label, "rate point listed twice")
+    known = [(pp, pp.rate) for pp in points if pp.rate is not None]
     rates = [r for _, r in known]
-    for i, (p, r) in enumerate(known):
+    for i, (pp, r) in enumerate(known):
         if r <= 0:
-            v.add("error", seq.id, p.label, f"rate {r:g} is not positive", kind="rate")
+            plan.add("error", seq.id, pp.label, f"rate {r:g} is not positive", kind="rate")
         if r in rates[:i]:
-            v.add("error", seq.id, p.label, f"rate {r:g} repeats another point's rate", kind="rate")
-    with_qp = sorted((p.qp, r) for p, r in known if p.qp is not None)
+            plan.add("error", seq.id, pp.label, f"rate {r:g} repeats another point's rate",
+                     kind="rate")
+    with_qp = sorted((pp.point.qp, r) for pp, r in known if pp.point.qp is not None)
     if any(b[1] >= a[1] for a, b in zip(with_qp, with_qp[1:]) if b[0] > a[0]):
-        v.add("warning", seq.id, None, "rate does not fall as the QP rises: "
-              + ", ".join(f"QP {q}: {r:.2f}" for q, r in with_qp), kind="rate")
+        plan.add("warning", seq.id, None, "rate does not fall as the QP rises: "
+                 + ", ".join(f"QP {q}: {r:.2f}" for q, r in with_qp), kind="rate")
+    _check_overlap(plan, seq, [pp.point for pp in points])
 
 
-def _check_overlap(v: Validation, seq: "Sequence", points: list[Point]) -> None:
-    if v.anchor is None:
+def _check_overlap(plan: Plan, seq: "Sequence", points: list[Point]) -> None:
+    if plan.anchor is None:
         return
     metrics = [p.reported["metric"] for p in points if "metric" in p.reported]
     if not metrics:
         return
-    anchor_metrics = [a["metric"] for a in v.anchor.curve(seq.id)]
+    anchor_metrics = [a["metric"] for a in plan.anchor.curve(seq.id)]
     if not anchor_metrics:
-        v.add("warning", seq.id, None, f"the anchor {v.anchor.id} has no points for this sequence",
-              kind="quality")
+        plan.add("warning", seq.id, None,
+                 f"the anchor {plan.anchor.id} has no points for this sequence", kind="quality")
         return
     lo, hi = max(min(metrics), min(anchor_metrics)), min(max(metrics), max(anchor_metrics))
     if lo >= hi:
-        v.add("warning", seq.id, None,
-              f"reported quality range {min(metrics):g}..{max(metrics):g} does not overlap the "
-              f"anchor's {min(anchor_metrics):g}..{max(anchor_metrics):g}: no BD-rate is possible",
-              kind="quality")
+        plan.add("warning", seq.id, None,
+                 f"reported quality range {min(metrics):g}..{max(metrics):g} does not overlap "
+                 f"the anchor's {min(anchor_metrics):g}..{max(anchor_metrics):g}: no BD-rate "
+                 "is possible", kind="quality")

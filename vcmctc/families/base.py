@@ -1,0 +1,162 @@
+"""The contract of a task family: everything vcmctc knows about one kind of task metric.
+
+A family (COCO detection, Open Images challenge detection, tracking, pose, mIoU...) says:
+
+- its metric ids (:class:`MetricDef`: label, statistic, scale, higher-is-better), the only place
+  where a metric id is defined;
+- the ground truth it loads for a sequence or an image set (:meth:`Family.load_gt`);
+- the task-output kind it reads, the file name an adapter writes it to, and a light check of the
+  task-output contract (:meth:`Family.check_output`);
+- how one rate point is measured into *all* the statistics of the family plus an additive state
+  (:meth:`Family.measure` -> :class:`Measurement`), and how the states of several items pool into
+  the statistics of a class row (:meth:`Family.pool`);
+- the settings that change its numbers, for signatures and cache keys (:meth:`Family.settings`).
+
+Families never read manifests, decide evidence levels or compute rates. A family module must stay
+cheap to import (heavy libraries are imported inside methods): loading an edition imports every
+family to know the metric ids.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcmctc.errors import UserError
+
+if TYPE_CHECKING:
+    from vcmctc.ctc.schema import Sequence
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """One metric id an edition may name. ``stat`` is the key of the family's statistics that
+    holds it; values lie in ``[lower, upper]`` (0-100 for every CTC metric)."""
+
+    id: str
+    label: str
+    stat: str
+    task: str
+    higher_is_better: bool = True
+    lower: float = 0.0
+    upper: float = 100.0
+
+    def check(self, value: Any) -> str | None:
+        """None if ``value`` is a usable value of this metric, else why not."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{self.label} is not a number ({value!r})"
+        if not math.isfinite(value):
+            return f"{self.label} is {value} (undefined)"
+        if self.lower is not None and value < self.lower or self.upper is not None and value > self.upper:
+            return f"{self.label} {value:g} is outside {self.lower:g}..{self.upper:g}"
+        return None
+
+
+@dataclass
+class GroundTruth:
+    """Ground truth of one sequence or image set as a family loaded it.
+
+    ``files`` are the files it was read from (hashed into cache keys and signatures); ``items``
+    the image ids of an image set (None for video); ``pixels`` the pixel count of the set when
+    the ground truth gives image sizes (rates in bpp).
+    """
+
+    data: Any
+    files: list[Path] = field(default_factory=list)
+    items: list[str] | None = None
+    pixels: int | None = None
+
+
+@dataclass
+class Measurement:
+    """One rate point measured: every statistic of the family (ratios on a 0-100 scale, counts as
+    integers, NaN where undefined) and the additive state that class rows pool.
+
+    ``state`` holds numpy arrays and JSON-able values only (it is stored with
+    :func:`vcmctc.families.state.save_state`, never pickled)."""
+
+    stats: dict[str, float | int]
+    state: dict[str, Any]
+
+
+class Family:
+    """Base class of the task families; see the module docstring for the contract."""
+
+    name: str = ""
+    metrics: tuple[MetricDef, ...] = ()
+    output_kind: str = ""           # what a task network writes, e.g. "coco-results-json"
+    output_name: str = "output"     # file (or folder) name an adapter writes into its work folder
+    output_help: str = ""           # one sentence: the task-output contract, for messages and docs
+    pool_needs_gt: bool = False     # whether :meth:`pool` needs the members' ground truth
+
+    # -- identity -------------------------------------------------------------------------
+    def metric(self, metric_id: str) -> MetricDef:
+        for m in self.metrics:
+            if m.id == metric_id:
+                return m
+        raise KeyError(metric_id)
+
+    def settings(self, seq: "Sequence") -> dict[str, Any]:
+        """What changes this family's numbers for ``seq`` (backend, versions, thresholds,
+        protocol): recorded in the signature and in cache keys."""
+        raise NotImplementedError
+
+    # -- files ----------------------------------------------------------------------------
+    def gt_files(self, seq: "Sequence", path: Path) -> list[Path]:
+        """The files the ground truth at ``path`` is read from (hashed into cache keys without
+        loading it): the file itself, or every file under the folder."""
+        if path.is_file():
+            return [path]
+        return sorted(p for p in path.rglob("*") if p.is_file())
+
+    def load_gt(self, seq: "Sequence", path: Path) -> GroundTruth:
+        """Ground truth of ``seq`` from ``path`` (the edition's ``gt`` template under the data
+        root). Errors are UserErrors naming the file."""
+        raise NotImplementedError
+
+    def check_output(self, seq: "Sequence", path: Path) -> str | None:
+        """A light check of a task output (exists, parses, frames/images in range): None if it
+        looks right, else a one-line problem. Everything else is checked when it is measured."""
+        raise NotImplementedError
+
+    # -- numbers --------------------------------------------------------------------------
+    def measure(self, seq: "Sequence", gt: GroundTruth, output: Path) -> Measurement:
+        raise NotImplementedError
+
+    def pool(self, parts: list[tuple["Sequence", GroundTruth, dict[str, Any]]]) -> dict[str, Any]:
+        """Statistics of a class row from the states of its members (same metric, in order)."""
+        raise NotImplementedError
+
+
+def gt_location(seq: "Sequence", data_root: Path | None) -> Path:
+    """Where the ground truth of ``seq`` lies: the edition's ``gt`` template under the data root."""
+    if not seq.gt:
+        raise UserError(f"sequence {seq.id}: the edition says nothing about its ground truth")
+    if data_root is None:
+        raise UserError(f"sequence {seq.id}: scoring needs the ground truth; pass --data-root "
+                        f"(expected at DATA_ROOT/{seq.gt.format(id=seq.id)})")
+    path = Path(data_root) / seq.gt.format(id=seq.id)
+    if not path.exists():
+        raise UserError(f"ground truth of sequence {seq.id} not found", file=path)
+    return path
+
+
+def frame_range(seq: "Sequence") -> tuple[int, int]:
+    """First and last frame number of a video sequence as its task outputs number them."""
+    return seq.first_frame, seq.first_frame + (seq.frames or 1) - 1
+
+
+def read_output_json(path: Path) -> tuple[Any, str | None]:
+    """(data, None) for a readable JSON task output, else (None, a one-line problem)."""
+    from vcmctc.datasets.coco import read_json
+
+    if not path.is_file():
+        return None, f"{path.name} was not written"
+    if path.stat().st_size == 0:
+        return None, f"{path.name} is empty"
+    try:
+        return read_json(path), None
+    except UserError as exc:   # name the file, not where it lies (results carry no local paths)
+        return None, str(exc).replace(str(path), path.name, 1)
