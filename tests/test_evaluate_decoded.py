@@ -243,3 +243,109 @@ def test_level_option(world, cli, tmp_path):
     assert r.code == 1   # a validation finding for each point, nothing evaluated
     assert "evidence level 'outputs' needs task outputs" in r.out
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# what a submission ships cannot change a number
+
+
+def _shipped_decoder_sub(world, name: str, *, black: bool) -> Path:
+    """A submission whose decoder is a script shipped inside it: real VVC decoding, or black
+    frames of the right size (the same path and argv either way)."""
+    root, _ = world
+    folder = make_sub(world, name, GOOD)
+    body = ("import sys\nbitstream, output, w, h, n = sys.argv[1:6]\n"
+            + ("open(output, 'wb').write(bytes(int(w) * int(h) * 3 // 2 * int(n)))\n" if black else
+               "from vcmctc.demo.vvc import main\n"
+               "sys.exit(main(['decode', '--bitstream', bitstream, '--output', output,\n"
+               "                '--width', w, '--height', h, '--frames', n]))\n"))
+    (folder / "bin").mkdir(exist_ok=True)
+    (folder / "bin" / "dec.py").write_text(body)
+    text = (folder / "submission.yaml").read_text().replace(
+        json.dumps(str(SWITCH)), json.dumps("{submission}/bin/dec.py"))
+    (folder / "submission.yaml").write_text(text)
+    return folder
+
+
+def test_program_changed_in_place_is_not_served_from_the_cache(world, cli, tmp_path):
+    root, _ = world
+    sub = _shipped_decoder_sub(world, "inplace", black=False)
+    out = tmp_path / "out"
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    honest = json.loads((out / "results.json").read_text())
+    assert all(p["metric"] > 50 for p in honest["points"])
+    # Same path, same argv, other content: black frames.
+    (sub / "bin" / "dec.py").write_text(
+        "import sys\nbitstream, output, w, h, n = sys.argv[1:6]\n"
+        "open(output, 'wb').write(bytes(int(w) * int(h) * 3 // 2 * int(n)))\n")
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    changed = json.loads((out / "results.json").read_text())
+    assert [p["metric"] for p in changed["points"]] == [0.0, 0.0]
+    assert not any(p["decode"]["cached"] for p in changed["points"])
+    assert changed["signature"]["programs_sha256"] != honest["signature"]["programs_sha256"]
+    assert changed["signature"]["line"] != honest["signature"]["line"]
+
+
+def test_forged_cache_is_recomputed_and_output_cannot_be_inside_or_linked(world, cli, tmp_path):
+    root, _ = world
+    sub = make_sub(world, "forged", GOOD)
+    out = tmp_path / "out"
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    honest = json.loads((out / "results.json").read_text())
+    # Forge every measured record: numbers changed, the signature (mac) kept or recomputed
+    # without the key.
+    for done in (out / "cache" / "measure").rglob("done.json"):
+        data = json.loads(done.read_text())
+        data["record"]["stats"]["AP"] = 99.9
+        done.write_text(json.dumps(data))
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    again = json.loads((out / "results.json").read_text())
+    assert [p["metric"] for p in again["points"]] == [p["metric"] for p in honest["points"]]
+    assert again["run"]["cached_steps"] == 4          # decode + task reused, measures redone
+    # A cache shipped inside the submission is never where vcmctc looks, and an output folder
+    # inside the submission is refused.
+    shutil.copytree(out, sub / "vcmctc-out")
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", sub / "vcmctc-out")
+    assert r.code == 2 and "lies inside the submission" in r.err
+    # Output folders reached through a symbolic link are refused (nothing written through them).
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (tmp_path / "link").symlink_to(victim, target_is_directory=True)
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", tmp_path / "link")
+    assert r.code == 2 and "symbolic link" in r.err and not any(victim.iterdir())
+    (out / "cache" / "evil").symlink_to(victim, target_is_directory=True)
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out)
+    assert r.code == 2 and "symbolic link inside the output folder" in r.err
+
+
+def test_relative_paths_from_another_working_directory(world, tmp_path):
+    """The folder, --data-root and --out relative to a working directory that is neither the
+    submission nor the repository (the task program is then run in its own folder)."""
+    root, _ = world
+    sub = make_sub(world, "relative", GOOD)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cmd = [sys.executable, "-m", "vcmctc", "evaluate", os.path.relpath(sub, elsewhere),
+           "--data-root", os.path.relpath(root / "data", elsewhere), "--out", "rel-out", "-q"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((elsewhere / "rel-out" / "results.json").read_text())
+    assert [p["status"] for p in results["points"]] == ["ok", "ok"]
+    assert all(p["metric"] > 50 for p in results["points"])
+    # nothing in results.json says where things lie on this machine
+    text = (elsewhere / "rel-out" / "results.json").read_text()
+    assert str(tmp_path) not in text and str(root) not in text
+
+
+def test_provided_adapter_cannot_pass_validate_at_the_decoded_level(world, cli, tmp_path):
+    sub = make_sub(world, "provided", GOOD)
+    text = (sub / "submission.yaml").read_text()
+    task = text[text.index("task:"):text.index("sequences:")]
+    (sub / "submission.yaml").write_text(text.replace(task, "task:\n  adapter: provided\n"))
+    r = cli("validate", sub)
+    assert r.code == 1
+    assert "the 'provided' adapter runs no task network" in r.out
+    root, _ = world
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", tmp_path / "o")
+    assert r.code == 1 and not (tmp_path / "o").exists()

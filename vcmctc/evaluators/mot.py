@@ -384,8 +384,7 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     proto = get_protocol(protocol)
     solve = LAP_SOLVERS.get(solver)
     dx, dy = (float(v) for v in pred_offset)
-    num_frames = len(np.union1d(gt.frame, pred.frame))
-
+    loaded_gt, loaded_pred = gt.frame, pred.frame
     gt = gt.subset(gt.conf >= proto.gt_min_confidence)
     pred = pred.subset(pred.conf >= -1.0)
     # motmetrics' loader subtracts 1 from x, y; the offset is applied on top of that.
@@ -396,6 +395,16 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
         pred, pbox = pred.subset(keep), pbox[keep]
         use = (gt.conf >= 0.99) & (gt.cls == 1)
         gt, gbox = gt.subset(use), gbox[use]
+
+    # motmetrics counts the frames of the union of the two indexes it compares, whose levels
+    # keep every frame of both loaded files even when rows were filtered out; but a union with
+    # an empty side is the other side as it is (pandas checks the second side first).
+    if len(pred) == 0:
+        num_frames = len(np.unique(loaded_gt))
+    elif len(gt) == 0:
+        num_frames = len(np.unique(loaded_pred))
+    else:
+        num_frames = len(np.union1d(loaded_gt, loaded_pred))
 
     g, p = _Side.of(gt, gbox), _Side.of(pred, pbox)
     fr = _Frames.cut(gt.frame, pred.frame)

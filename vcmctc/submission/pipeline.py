@@ -217,9 +217,7 @@ def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
         if times["time_s"] is None and times["enc_time_s"] is not None:
             times["time_s"] = times["enc_time_s"] + times["dec_time_s"]
 
-    if message:   # name files relative to the submission or the output folder, never where they lie
-        message = message.replace(f"{root}{os.sep}", "").replace(
-            f"{steps.cache.root.parent}{os.sep}", "")
+    message = steps.portable(message)
     bits = pp.bits
     bits_total = float(bits.total) if bits is not None else None
     derived = False

@@ -187,7 +187,7 @@ class Steps:
             if hit["status"] == "ok":
                 hit = self.cache.put("decode", key, hit, files)
         folder = self.cache.folder("decode", key)
-        record = StepRecord(status=hit["status"], message=hit.get("message"),
+        record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
                             peak_rss_mb=hit.get("peak_rss_mb"), log=hit.get("log"),
                             started=hit.get("started"), ended=hit.get("ended"),
@@ -257,6 +257,15 @@ class Steps:
                  "items": len(names), "output": "decoded", "log": self._rel(work / "logs")},
                 tuple(names))
 
+    def portable(self, text: str | None) -> str | None:
+        """``text`` naming files relative to the submission or the output folder, never where
+        they lie on this machine (results and reports carry no local paths)."""
+        if not text:
+            return text
+        for base in (self.cache.root.parent, self.m.root):
+            text = text.replace(f"{base}{os.sep}", "").replace(str(base), ".")
+        return text
+
     def _rel(self, path: Path) -> str:
         """A path inside the output folder, relative to it (results carry no absolute paths)."""
         return str(path.relative_to(self.cache.root.parent))
@@ -301,7 +310,7 @@ class Steps:
                    "output": family.output_name, "log": self._rel(work / "task.log")}
             if run.status == "ok":
                 hit = self.cache.put("task", key, hit, _files_of(work, family.output_name))
-        record = StepRecord(status=hit["status"], message=hit.get("message"),
+        record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
                             peak_rss_mb=hit.get("peak_rss_mb"), log=hit.get("log"), cached=cached)
         self.on_step(f"task {seq.id} {pp.label}: {record.status}", cached)
