@@ -23,7 +23,7 @@ def skeleton_text(edition_id: str, anchor_id: str | None = None, codec: str = "m
         f"# vcmctc submission manifest for edition {ed.id}: {ed.title}",
         "# Paths are relative to this folder. Fill in what you have for each rate point:",
         "#   bitstream (+ side_info) and a decoder  -> evidence 'decoded' (vcmctc decodes and scores)",
-        "#   task_output (COCO results JSON / MOT txt) -> evidence 'outputs' (vcmctc scores)",
+        "#   task_output (what the metric's task family reads) -> evidence 'outputs' (vcmctc scores)",
         "#   reported: {rate, metric}               -> evidence 'reported' (your numbers)",
         "# Remove the fields you do not use. See docs/submission.md.",
         f"codec: {_q(codec)}",
@@ -40,8 +40,12 @@ def skeleton_text(edition_id: str, anchor_id: str | None = None, codec: str = "m
         "  adapter: provided   # provided | command | detectron2",
         "sequences:",
     ]
+    from vcmctc.families import family_for
+
     for seq in ed.sequences.values():
         qps = ed.qps(seq) or [None] * ed.rate_points
+        family = family_for(seq.metric) if seq.metric else None
+        suffix = Path(family.output_name).suffix if family else ".json"
         comment = f"  # class {seq.cls}, {seq.metric}, rate in {seq.rate_unit}"
         if seq.optional:
             comment += " (optional)"
@@ -50,8 +54,10 @@ def skeleton_text(edition_id: str, anchor_id: str | None = None, codec: str = "m
             label = f"qp: {qp}" if qp is not None else f"label: point{i}"
             stem = f"{seq.id}_qp{qp}" if qp is not None else f"{seq.id}_point{i}"
             lines += [f"    - {label}",
-                      f"      bitstream: {_q(f'bitstream/{seq.id}/{stem}.bin')}",
-                      f"      task_output: {_q(f'outputs/{seq.id}/{stem}.' + ('txt' if seq.metric == 'mota' else 'json'))}",
+                      f"      bitstream: {_q(f'bitstream/{seq.id}/{stem}' + ('/' if seq.kind == 'images' else '.bin'))}"
+                      + ("  # a folder: one bitstream per image, named <image id>.*"
+                         if seq.kind == "images" else ""),
+                      f"      task_output: {_q(f'outputs/{seq.id}/{stem}{suffix}')}",
                       "      # reported: {rate: 0.0, metric: 0.0}"]
     return "\n".join(lines) + "\n"
 
