@@ -99,7 +99,7 @@ def test_decoded_level_equals_direct_computation(world, cli):
     root, paths = world
     sub = make_sub(world, "good", GOOD)
     out = root / "good-out"
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--jobs", "2", "--out", out)
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--jobs", "2", "--out", out)
     assert r.code == 0, r.err
     results = json.loads((out / "results.json").read_text())
     gt = load_sfu_txt(paths["sfu_txt"], width=416, height=240, frames=33, skip=0, total=33,
@@ -119,7 +119,7 @@ def test_decoded_level_equals_direct_computation(world, cli):
         assert point["dec_time_s"] > 0 and point["dec_time_source"] == "measured (wall)"
         assert point["decode"]["md5"] and point["decode"]["frames_decoded"] == 33
     # A second run redoes nothing and gives the same numbers.
-    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", out).code == 0
     again = json.loads((out / "results.json").read_text())
     assert again["run"]["cached_steps"] == again["run"]["steps"] == 6
     assert [p["metric"] for p in again["points"]] == [p["metric"] for p in results["points"]]
@@ -137,7 +137,7 @@ def test_failing_points_do_not_stop_the_others(world, cli, tmp_path):
     (sub / "bitstream/garbage.bin").write_bytes(b"GARBAGE" + b"\0" * 10)
     (sub / "bitstream/hang.bin").write_bytes(b"HANG" + b"\0" * 100)
     root, _ = world
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", tmp_path / "out",
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", tmp_path / "out",
             "--jobs", "2")
     assert r.code == 1, r.out + r.err  # some points failed: the run says so
     assert "3 rate point(s) failed" in r.err
@@ -164,7 +164,7 @@ def test_corrupt_task_output_is_a_point_failure(world, cli, tmp_path):
         f"codec: x\nedition: {edition}\nsequences:\n  {SEQ}:\n"
         "    - {qp: 32, task_output: a.json, reported: {rate: 50.0}}\n"
         "    - {qp: 42, task_output: b.json, reported: {rate: 20.0}}\n")
-    r = cli("evaluate", folder, "--data-root", root / "data", "-q", "--out", tmp_path / "o")
+    r = cli("evaluate", folder, "--data-root", root / "data", "-q", "--no-anchor", "--out", tmp_path / "o")
     assert r.code == 1
     results = json.loads((tmp_path / "o/results.json").read_text())
     ok, broken = results["points"]
@@ -175,7 +175,7 @@ def test_corrupt_task_output_is_a_point_failure(world, cli, tmp_path):
 
 def test_missing_ground_truth_is_one_line(world, cli, tmp_path):
     sub = make_sub(world, "nogt", GOOD)
-    r = cli("evaluate", sub, "--data-root", tmp_path / "nowhere", "-q", "--out", tmp_path / "o")
+    r = cli("evaluate", sub, "--data-root", tmp_path / "nowhere", "-q", "--no-anchor", "--out", tmp_path / "o")
     assert r.code == 2
     assert "ground truth of sequence SynthStreet not found" in r.err
     assert len(r.err.strip().splitlines()) == 1
@@ -192,7 +192,7 @@ def test_ctrl_c_then_resume(world, tmp_path):
         (sub / f"bitstream/slow{i}.bin").write_bytes(b"SLOW08" + bytes([i]) * (80 - 20 * i))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "vcmctc", "evaluate", str(sub), "--data-root",
-           str(root / "data"), "--out", str(out)]
+           str(root / "data"), "--out", str(out), "--no-anchor"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # As at a terminal: SIGINT delivered by default (a shell's background job inherits it ignored).
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -223,7 +223,7 @@ def test_isolated_timing_runs_decoders_one_at_a_time(world, cli, tmp_path):
         (sub / f"bitstream/slow{i}.bin").write_bytes(b"SLOW03" + bytes([i]) * (80 - 20 * i))
     runs = {}
     for mode in ("isolated", "parallel"):
-        r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--jobs", "4", "--no-cache",
+        r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--jobs", "4", "--no-cache",
                 "--timing", mode, "--out", tmp_path / mode)
         assert r.code == 0, r.err
         results = json.loads((tmp_path / mode / "results.json").read_text())
@@ -238,7 +238,7 @@ def test_isolated_timing_runs_decoders_one_at_a_time(world, cli, tmp_path):
 def test_level_option(world, cli, tmp_path):
     root, _ = world
     sub = make_sub(world, "levels", GOOD)
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--level", "outputs",
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--level", "outputs",
             "--out", tmp_path / "o")
     assert r.code == 1   # a validation finding for each point, nothing evaluated
     assert "evidence level 'outputs' needs task outputs" in r.out
@@ -271,14 +271,14 @@ def test_program_changed_in_place_is_not_served_from_the_cache(world, cli, tmp_p
     root, _ = world
     sub = _shipped_decoder_sub(world, "inplace", black=False)
     out = tmp_path / "out"
-    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", out).code == 0
     honest = json.loads((out / "results.json").read_text())
     assert all(p["metric"] > 50 for p in honest["points"])
     # Same path, same argv, other content: black frames.
     (sub / "bin" / "dec.py").write_text(
         "import sys\nbitstream, output, w, h, n = sys.argv[1:6]\n"
         "open(output, 'wb').write(bytes(int(w) * int(h) * 3 // 2 * int(n)))\n")
-    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", out).code == 0
     changed = json.loads((out / "results.json").read_text())
     assert [p["metric"] for p in changed["points"]] == [0.0, 0.0]
     assert not any(p["decode"]["cached"] for p in changed["points"])
@@ -290,7 +290,7 @@ def test_forged_cache_is_recomputed_and_output_cannot_be_inside_or_linked(world,
     root, _ = world
     sub = make_sub(world, "forged", GOOD)
     out = tmp_path / "out"
-    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", out).code == 0
     honest = json.loads((out / "results.json").read_text())
     # Forge every measured record: numbers changed, the signature (mac) kept or recomputed
     # without the key.
@@ -298,23 +298,23 @@ def test_forged_cache_is_recomputed_and_output_cannot_be_inside_or_linked(world,
         data = json.loads(done.read_text())
         data["record"]["stats"]["AP"] = 99.9
         done.write_text(json.dumps(data))
-    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out).code == 0
+    assert cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", out).code == 0
     again = json.loads((out / "results.json").read_text())
     assert [p["metric"] for p in again["points"]] == [p["metric"] for p in honest["points"]]
     assert again["run"]["cached_steps"] == 4          # decode + task reused, measures redone
     # A cache shipped inside the submission is never where vcmctc looks, and an output folder
     # inside the submission is refused.
     shutil.copytree(out, sub / "vcmctc-out")
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", sub / "vcmctc-out")
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", sub / "vcmctc-out")
     assert r.code == 2 and "lies inside the submission" in r.err
     # Output folders reached through a symbolic link are refused (nothing written through them).
     victim = tmp_path / "victim"
     victim.mkdir()
     (tmp_path / "link").symlink_to(victim, target_is_directory=True)
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", tmp_path / "link")
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", tmp_path / "link")
     assert r.code == 2 and "symbolic link" in r.err and not any(victim.iterdir())
     (out / "cache" / "evil").symlink_to(victim, target_is_directory=True)
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", out)
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", out)
     assert r.code == 2 and "symbolic link inside the output folder" in r.err
 
 
@@ -326,7 +326,7 @@ def test_relative_paths_from_another_working_directory(world, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     cmd = [sys.executable, "-m", "vcmctc", "evaluate", os.path.relpath(sub, elsewhere),
-           "--data-root", os.path.relpath(root / "data", elsewhere), "--out", "rel-out", "-q"]
+           "--data-root", os.path.relpath(root / "data", elsewhere), "--out", "rel-out", "-q", "--no-anchor"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(cmd, cwd=elsewhere, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -347,5 +347,5 @@ def test_provided_adapter_cannot_pass_validate_at_the_decoded_level(world, cli, 
     assert r.code == 1
     assert "the 'provided' adapter runs no task network" in r.out
     root, _ = world
-    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--out", tmp_path / "o")
+    r = cli("evaluate", sub, "--data-root", root / "data", "-q", "--no-anchor", "--out", tmp_path / "o")
     assert r.code == 1 and not (tmp_path / "o").exists()

@@ -59,6 +59,14 @@ def _results(cli, folder: Path, out: Path) -> dict:
 def test_compressai_vision_summary_tree_round_trip(cli, tmp_path):
     root = _summary_tree(tmp_path / "runs")
     r = cli("import", root, tmp_path / "sub", "--edition", "fcm-fctm-v1", "--codec", "CAV codec")
+    # fcm-fctm-v1 scores SFU with AP50, CompressAI-Vision's end_accuracy is AP by default
+    assert r.code == 2 and "say which metric end_accuracy is with --metric" in r.err
+    r = cli("import", root, tmp_path / "sub", "--edition", "fcm-fctm-v1", "--codec", "CAV codec",
+            "--metric", "coco-bbox-ap")
+    assert r.code == 2 and "--metric coco-bbox-ap but edition scores RaceHorsesC with " \
+        "coco-bbox-ap50" in r.err
+    r = cli("import", root, tmp_path / "sub", "--edition", "fcm-fctm-v1", "--codec", "CAV codec",
+            "--metric", "coco-bbox-ap50")
     assert r.code == 0, r.err
     assert "3 sequence(s), 12 rate point(s)" in r.out
     m = load_manifest(tmp_path / "sub")
@@ -95,14 +103,17 @@ def test_compressai_vision_final_csv_skips_class_rows(cli, tmp_path):
     r = cli("import", src, tmp_path / "sub", "-e", "vcm-n0638", "--codec", "X",
             "--from", "compressai-vision")
     assert r.code == 0, r.err
-    assert "class rows skipped (vcmctc computes class rows): CLASS-AB" in r.err
+    # vcm-n0638 has no class AB: the class row is not kept
+    assert "class rows not imported (vcmctc computes class rows; only those of a final_*.csv " \
+           "are kept as reported): CLASS-AB" in r.err
     assert "column 'ap'" in r.err
     m = load_manifest(tmp_path / "sub")
     assert len(m.points) == 12
     bq = [p for p in m.points if p.sequence == "BQTerrace"]
     assert [p.qp for p in bq] == [26, 30, 34, 38, 42, 46]
     # end_accuracy as written (final files are in percent already), not the fitted 'ap'
-    assert bq[1].reported == {"rate": 500.0, "metric": 57.0, "enc_time_s": 11.0, "dec_time_s": 1.25}
+    assert bq[1].reported == {"rate": 500.0, "metric": 57.0, "enc_time_s": 11.0, "dec_time_s": 1.25,
+                              "nn_part_1_s": 1.0, "nn_part_2_s": 2.0}
 
 
 def test_image_set_summary_in_bpp(cli, tmp_path):
@@ -148,7 +159,7 @@ def test_metric_scale_override_and_range_check(cli, tmp_path):
 def test_compressai_vision_bad_input(cli, tmp_path, text, message):
     src = _write(tmp_path / "summary.csv", text)
     r = cli("import", src, tmp_path / "sub", "-e", "fcm-fctm-v1", "--codec", "X",
-            "--from", "compressai-vision")
+            "--from", "compressai-vision", "--metric", "coco-bbox-ap50")
     assert r.code == 2 and message in r.err and r.err.count("\n") == 1, r.err
     assert str(src) in r.err
 

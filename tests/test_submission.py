@@ -132,7 +132,10 @@ def test_validate_rates_labels_and_completeness(tmp_path):
     sub = make_submission(tmp_path, "- {qp: 22, reported: {rate: 5.0, metric: 1.0}}\n"
                                     "- {qp: 27, reported: {rate: 9.0, metric: 2.0}}\n")
     got = findings(sub)
-    assert got == ["warning: -: rate does not fall as the QP rises: QP 22: 5.00, QP 27: 9.00"]
+    assert got == ["warning: -: no anchor: no BD-rate can be computed; set 'anchor:' (vcmctc "
+                   "anchors lists the bundled and your own; vcmctc anchors add stores one) or "
+                   "evaluate with --no-anchor",
+                   "warning: -: rate does not fall as the QP rises: QP 22: 5.00, QP 27: 9.00"]
     sub = make_submission(tmp_path, "- {qp: 22, reported: {rate: 9.0, metric: 1.0}}\n")
     v = validate(load_manifest(sub))
     assert [f.kind for f in v.errors()] == ["incomplete"] and v.errors(allow_incomplete=True) == []

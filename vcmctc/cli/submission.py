@@ -48,6 +48,9 @@ def init(
 
     path = write_skeleton(folder, edition, anchor, force=force)
     typer.echo(f"wrote {path}; fill in your files, then run: vcmctc validate {folder}")
+    if "\nanchor:" not in path.read_text(encoding="utf-8"):
+        typer.echo(f"warning: no anchor for edition {edition} (bundled or yours): without one "
+                   "there is no BD-rate; store one with 'vcmctc anchors add'", err=True)
 
 
 @app.command("validate")
@@ -87,6 +90,9 @@ def evaluate_cmd(
     backend: str = typer.Option(DEFAULT_BACKEND, help="COCO backend: faster-coco-eval or "
                                 "pycocotools (the reference)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
+    no_anchor: bool = typer.Option(False, "--no-anchor", help="Evaluate without an anchor: no "
+                                   "BD-rates (without it, a row left without a BD-rate makes "
+                                   "the command exit 1)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
 ) -> None:
     """Evaluate a submission: validate, decode, task network, score, rate, BD-rate -> results.json."""
@@ -95,7 +101,7 @@ def evaluate_cmd(
     progress = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     opts = Options(out=out, data_root=data_root, jobs=jobs, level=level.value,
                    allow_incomplete=allow_incomplete, timing=timing.value, coco_backend=backend,
-                   use_cache=not no_cache, progress=progress)
+                   use_cache=not no_cache, use_anchor=not no_anchor, progress=progress)
     try:
         results, path = evaluate(folder, opts)
     except ValidationFailed as exc:
@@ -116,6 +122,19 @@ def evaluate_cmd(
         typer.echo(f"vcmctc: {len(failed)} rate point(s) failed: "
                    + "; ".join(f"{p.sequence} {p.label}: {p.message}" for p in failed[:3])
                    + ("; ..." if len(failed) > 3 else ""), err=True)
+    from vcmctc.submission.pipeline import rows_without_bd
+
+    missing = [] if no_anchor else rows_without_bd(results)
+    if missing:
+        accepted = allow_incomplete and not failed
+        typer.echo(f"vcmctc: {'warning: ' if accepted else ''}{len(missing)} row(s) without a "
+                   "BD-rate: " + ", ".join(f"{r.name} ({r.status})" for r in missing[:6])
+                   + (", ..." if len(missing) > 6 else "")
+                   + (" (accepted: --allow-incomplete)" if accepted else
+                      "; --no-anchor evaluates without BD-rates"), err=True)
+        if not accepted:
+            raise typer.Exit(1)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -135,6 +154,14 @@ def summary_table(results) -> str:
         rows.append([name, "", row.evidence, "", "", row.bd_rate, status])
     return render(["sequence", "class", "evidence", "rates", "metrics", "BD-rate %", "status"],
                   rows, right=["BD-rate %"])
+
+
+def _metric_id(metric: Optional[str]) -> Optional[str]:
+    if metric is None:
+        return None
+    from vcmctc.families import metric_def
+
+    return metric_def(metric).id   # unknown ids: one line naming the known ones
 
 
 class ImportFrom(str, enum.Enum):
@@ -172,6 +199,10 @@ def import_cmd(
     metric_scale: MetricScale = typer.Option(MetricScale.auto, "--metric-scale", help="Factor for "
                                              "CompressAI-Vision end_accuracy (auto: x100 for MOTA "
                                              "and OpenImages in summary.csv)."),
+    metric: Optional[str] = typer.Option(None, "--metric", help="The metric CompressAI-Vision's "
+                                         "end_accuracy holds (e.g. coco-bbox-ap50 when the run "
+                                         "used AP50); needed when it is not CompressAI-Vision's "
+                                         "default and the edition's."),
     force: bool = typer.Option(False, help="Overwrite an existing submission.yaml."),
 ) -> None:
     """Turn results of another pipeline into a reported-level submission."""
@@ -180,7 +211,7 @@ def import_cmd(
     res = import_source(source, folder, codec=codec, edition=edition, anchor=anchor,
                         fmt=None if source_format is ImportFrom.auto else source_format.value,
                         logs=logs, log_qp=log_qp.value, metric_scale=metric_scale.value,
-                        force=force)
+                        metric=_metric_id(metric), force=force)
     for w in res.warnings:
         typer.echo(f"warning: {w}", err=True)
     typer.echo(f"wrote {res.path}: {res.sequences} sequence(s), {res.points} rate point(s)"

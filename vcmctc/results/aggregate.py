@@ -149,14 +149,16 @@ def sequence_row(name: str, cls: str, optional: bool, points: list[PointResult],
 def class_row(cls: str, optional: bool, rule: str, members: list[Row], expected: list[str],
               settings: "BDSettings", *, pooled: list[CurvePoint] | None = None,
               pooled_reference: list[CurvePoint] | None = None, not_poolable: str | None = None,
-              reference_name: str = "anchor") -> Row:
+              reference_name: str = "anchor", has_reference: bool = True) -> Row:
     """The row of one class under ``rule``. ``expected`` lists the members the edition asks for
     (absent ones make the row partial). For ``pooled``: the test's pooled curve (or
     ``not_poolable``, why there is none) and the reference's pooled curve."""
     mean = mean_of(members, expected=len(set(expected) | {m.name for m in members}))
     absent = [name for name in expected if name not in {m.name for m in members}]
     if rule == "pooled":
-        if pooled is None:
+        if not has_reference:
+            bd = _no_bd(f"no-{reference_name}")
+        elif pooled is None:
             bd = _no_bd("not-poolable", not_poolable or "no pooled curve")
         elif not pooled_reference:
             bd = _no_bd(f"{reference_name}-not-poolable",
@@ -196,10 +198,25 @@ def overall_row(rule: str, sequences: list[Row], classes: list[Row],
     absent = [name for name in expected if name not in {r.name for r in used}]
     warnings = [f"not in the submission: {', '.join(absent)}"] if absent else []
     seqs = [r for r in sequences if not r.optional]
+    statuses = {r.status for r in used}
+    no_reference = len(statuses) == 1 and next(iter(statuses)).startswith("no-")
     return Row(kind="overall", name="Overall", cls=None, optional=False, rule=rule,
                members=[r.name for r in used], evidence=weakest(r.evidence for r in used),
                metric_id=None, rate_unit=None, points=sum(r.points for r in seqs),
                points_ok=sum(r.points_ok for r in seqs), curve=None, anchor_curve=None,
                bd_rate=mean["mean_bd_rate"], bd_metric=mean["mean_bd_metric"],
-               status=mean["mean_status"], overlap=None, overlap_rate=None, warnings=warnings,
+               status=statuses.pop() if no_reference else mean["mean_status"], overlap=None, overlap_rate=None, warnings=warnings,
                bd_detail=None, **mean, time_ratio=geomean_ratios([r.time_ratio for r in seqs]))
+
+
+def weighted_complexity(items: list[tuple[dict[str, float], float]]) -> dict[str, float | None]:
+    """kMAC/pixel per component over (complexity, weight) items, weighted (by frames or images);
+    a component some item lacks is null (a mean over some points is not the row's number)."""
+    components = sorted({k for c, _ in items for k in c})
+    out: dict[str, float | None] = {}
+    for k in components:
+        if all(k in c for c, _ in items) and sum(w for _, w in items) > 0:
+            out[k] = sum(c[k] * w for c, w in items) / sum(w for _, w in items)
+        else:
+            out[k] = None
+    return out

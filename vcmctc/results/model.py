@@ -84,6 +84,8 @@ class PointResult:
     inputs: dict[str, list[dict[str, str]]]
     decode: StepRecord | None = None
     task: StepRecord | None = None
+    other_times: dict[str, float] = field(default_factory=dict)   # e.g. nn_part_1_s (FCM)
+    complexity: dict[str, float] = field(default_factory=dict)    # component -> kMAC/pixel
 
     @property
     def ok(self) -> bool:
@@ -124,6 +126,10 @@ class Row:
     missing: list[str]
     partial_bd_rate: float | None
     time_ratio: dict[str, float | None]
+    # the submitter's own curve of a class row (e.g. CompressAI-Vision's), never used for a BD
+    reported_curve: list[CurvePoint] | None = None
+    # kMAC/pixel per component, frame-weighted over the points of the row (null if one lacks it)
+    complexity: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass

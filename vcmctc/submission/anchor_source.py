@@ -1,4 +1,4 @@
-"""What a submission is compared with: an anchor from ``anchors/`` or a previous results file.
+"""What a submission is compared with: an anchor (bundled or the user's) or a previous results file.
 
 A bundled anchor (points CSV) gives per-sequence curves only. A ``results.json`` of an anchor
 evaluated by vcmctc (e.g. the demo's VVC anchor) also carries pooled class curves, which the
@@ -46,6 +46,10 @@ def load_anchor_source(name: str | Path, edition, root: Path | None = None) -> A
     from vcmctc.ctc.anchors import anchor_table, load_anchor
 
     anchor = load_anchor(name)
+    if anchor.results_file is not None:   # a user anchor that is a vcmctc run
+        src = _from_results(anchor.results_file, anchor.id)
+        src.id, src.codec = anchor.id, anchor.codec
+        return src
     table = anchor_table(anchor)
     points: dict[str, list[dict[str, Any]]] = {}
     for rec in table.to_dict(orient="records"):

@@ -116,6 +116,14 @@ class Cache:
         self.root = Path(root)
         self.enabled = enabled
         self.secret = cache_secret() if secret is None else secret
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def lock(self, stage: str, key: str) -> threading.Lock:
+        """The lock of one step: two points whose step has the same key (identical inputs) run
+        it once, the second reading what the first wrote."""
+        with self._locks_lock:
+            return self._locks.setdefault((stage, key), threading.Lock())
 
     def folder(self, stage: str, key: str) -> Path:
         return self.root / stage / key[:2] / key

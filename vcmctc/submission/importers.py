@@ -23,7 +23,19 @@ Sources (``--from``, detected from the columns when not given):
   * a folder: every ``summary.csv`` below it.
 
   Times: ``encode`` -> encoding time, ``decode`` -> decoding time (seconds); the NN parts
-  (``nn_part_1``, ``nn_part_2``, ``nn_task``) are not codec time and are not imported.
+  ``nn_part_1`` / ``nn_part_2`` are not codec time: they are kept beside it
+  (``reported.nn_part_1_s``, ``nn_part_2_s``). A ``summary_complexity.csv`` beside a
+  ``summary.csv`` (``Metric, nn_part1, feature reduction, feature restoration, nn_part2`` in
+  kMAC/pixel) becomes the point's ``complexity``. The class rows of ``final_*.csv`` are kept as
+  the submitter's reported class rows (``reported_classes``), shown beside vcmctc's own.
+
+  The metric: ``end_accuracy`` holds whatever criterion the run used, and CompressAI-Vision's
+  default for COCO detection is AP (mAP@[.5:.95]): ``def_criteria = "AP"`` in
+  ``compressai_vision/run/eval_split_inference.py`` ``_summarize_performance`` and
+  ``--metric`` default ``AP`` in ``scripts/metrics/gen_mpeg_cttc_csv.py`` (commit 31165da).
+  When the edition scores a sequence with another metric (e.g. ``coco-bbox-ap50``), ``import``
+  refuses the file unless ``--metric`` says which metric ``end_accuracy`` is; a ``--metric``
+  that differs from the edition's is an error too.
 
 VCM-RS logs (``--logs DIR``): every ``*.log`` below DIR with a VCM-RS timing line ("Encoding
 completed in X seconds" / "Decoding completed in X seconds") or a VTM one is copied into the
@@ -56,7 +68,8 @@ SOURCES = ("points-csv", "compressai-vision")
 POINTS_COLUMNS = {"sequence", "qp", "rate", "metric"}
 CAV_COLUMNS = {"dataset", "qp", "end_accuracy"}
 CAV_RATE = {"bitrate (kbps)": "kbps", "avg_bpp": "bpp"}
-CAV_TIMES = {"encode": "enc_time_s", "decode": "dec_time_s"}
+CAV_TIMES = {"encode": "enc_time_s", "decode": "dec_time_s", "nn_part_1": "nn_part_1_s",
+             "nn_part_2": "nn_part_2_s"}
 CAV_PREFIXES = ("sfu-hw-", "mpeg-", "pandaset-")
 LOG_NAME = re.compile(r"^(?:(?P<kind>encoding|decoding|enc|dec)_)?(?P<seq>.+?)_qp(?P<n>\d+)"
                       r"(?:_.*)?\.log$", re.IGNORECASE)
@@ -85,7 +98,7 @@ class ImportResult:
 
 
 def manifest_from_points(rows: list[dict], *, codec: str, edition, anchor: str | None,
-                         source: str) -> str:
+                         source: str, classes: dict[str, list[dict]] | None = None) -> str:
     """Manifest text for rows with sequence, qp, rate, metric, optional times and logs.
 
     A row may carry ``logs`` ({"encoder": path, "decoder": path}, relative to the submission);
@@ -114,7 +127,7 @@ def manifest_from_points(rows: list[dict], *, codec: str, edition, anchor: str |
         for row in by_seq[seq_id]:
             logs = row.get("logs") or {}
             reported = {"rate": row["rate"], "metric": row["metric"]}
-            for key in ("time_s", "enc_time_s", "dec_time_s"):
+            for key in ("time_s", "enc_time_s", "dec_time_s", "nn_part_1_s", "nn_part_2_s"):
                 if (key == "enc_time_s" and "encoder" in logs) or (
                         key == "dec_time_s" and "decoder" in logs):
                     continue
@@ -124,7 +137,16 @@ def manifest_from_points(rows: list[dict], *, codec: str, edition, anchor: str |
             extra = ""
             if logs:
                 extra = ", logs: {" + ", ".join(f"{k}: {_q(v)}" for k, v in sorted(logs.items())) + "}"
+            if row.get("complexity"):
+                extra += ", complexity: {" + ", ".join(
+                    f"{_q(k)}: {v!r}" for k, v in sorted(row["complexity"].items())) + "}"
             lines.append(f"    - {{qp: {int(row['qp'])}, reported: {{{body}}}{extra}}}")
+    if classes:
+        lines.append("reported_classes:   # the source's own class rows, shown beside vcmctc's")
+        for cls, pts in classes.items():
+            lines.append(f"  {_q(cls)}:")
+            lines += [f"    - {{label: {_q(c['label'])}, rate: {c['rate']!r}, "
+                      f"metric: {c['metric']!r}}}" for c in pts]
     return "\n".join(lines) + "\n"
 
 
@@ -231,10 +253,67 @@ def _cav_scale(metric: str | None, final: bool, choice: str) -> float:
     return 100.0 if metric == "mota" or (metric or "").startswith("oid-") else 1.0
 
 
-def read_compressai_vision(source: Path, edition, *, metric_scale: str = "auto"
+def cav_default_metric(edition_metric: str | None) -> str | None:
+    """The metric CompressAI-Vision's ``end_accuracy`` holds by default for a sequence the
+    edition scores with ``edition_metric`` (see the module doc for the sources)."""
+    if not edition_metric:
+        return None
+    from vcmctc.families import family_name
+
+    family = family_name(edition_metric)
+    if family in ("coco", "pose"):   # COCOEVal / MMPOSECOCOEval: def_criteria "AP"
+        return edition_metric.rsplit("-", 1)[0] + "-ap"
+    return edition_metric            # mAP@0.5IOU (Open Images), mota, miou: the CTC metric
+
+
+def _check_metric(seq, declared: str | None, path: Path, line: int) -> None:
+    """``declared`` (``--metric``) speaks for the sequences of its task family only."""
+    from vcmctc.families import family_name
+
+    default = cav_default_metric(seq.metric)
+    if declared is not None and seq.metric and family_name(declared) != family_name(seq.metric):
+        declared = None
+    if declared is not None:
+        if declared != seq.metric:
+            raise UserError(f"--metric {declared} but edition scores {seq.id} with {seq.metric}: "
+                            "these numbers cannot give its BD-rates", file=path, line=line)
+        return
+    if default != seq.metric:
+        raise UserError(f"the edition scores {seq.id} with {seq.metric}, but CompressAI-Vision's "
+                        f"end_accuracy is {default} unless the run chose another criterion "
+                        "(def_criteria 'AP'); say which metric end_accuracy is with --metric",
+                        file=path, line=line)
+
+
+def _class_of(ed, name: str) -> str | None:
+    key = name.strip().upper()
+    for prefix in ("CLASS-", "CLASS_"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return next((c for c in ed.classes if c.upper() == key), None)
+
+
+def _complexity_of(summary: Path) -> dict[str, float]:
+    """kMAC/pixel per component from the ``summary_complexity.csv`` beside a summary.csv."""
+    path = summary.with_name("summary_complexity.csv")
+    if not path.is_file():
+        return {}
+    header, data = _read_csv(path)
+    if not data:
+        return {}
+    line, cells = data[0]
+    return {name.replace(" ", "_"): _number(cell, path, line, name)
+            for name, cell in zip(header, cells) if name and name != "metric" and cell.strip()}
+
+
+def read_compressai_vision(source: Path, edition, *, metric_scale: str = "auto",
+                           metric: str | None = None,
+                           classes: dict[str, list[dict]] | None = None
                            ) -> tuple[list[dict], list[str]]:
-    """Rate points of CompressAI-Vision ``summary.csv`` / ``final_*.csv`` files (see module doc)."""
+    """Rate points of CompressAI-Vision ``summary.csv`` / ``final_*.csv`` files (see module doc).
+    ``metric`` declares what ``end_accuracy`` is; class rows go into ``classes`` when given."""
     ed = _edition(edition)
+    declared = metric
     source = Path(source)
     files = sorted(source.rglob("summary.csv")) if source.is_dir() else [source]
     if not files:
@@ -267,7 +346,16 @@ def read_compressai_vision(source: Path, edition, *, metric_scale: str = "auto"
                         break
             if seq is None:
                 if _is_class_row(ed, name):
-                    skipped_classes.add(name)
+                    cls = _class_of(ed, name)
+                    if classes is None or cls is None or not final:
+                        skipped_classes.add(name)
+                        continue
+                    scale = _cav_scale(ed.class_members(cls)[0].metric, final, metric_scale)
+                    classes.setdefault(cls, []).append({
+                        "label": f"point {int(_number(cells[col['qp']], path, line, 'qp'))}",
+                        "rate": _number(cells[col[rate_cols[0]]], path, line, rate_cols[0]),
+                        "metric": _number(cells[col["end_accuracy"]], path, line,
+                                          "end_accuracy") * scale})
                     continue
                 raise UserError(f"column 'Dataset': {name!r} is not a sequence of edition {ed.id}",
                                 file=path, line=line)
@@ -275,6 +363,7 @@ def read_compressai_vision(source: Path, edition, *, metric_scale: str = "auto"
             if seq.rate_unit and seq.rate_unit != unit:
                 raise UserError(f"column {rate_col!r} is in {unit} but {seq.id} is rated in "
                                 f"{seq.rate_unit} in edition {ed.id}", file=path, line=line)
+            _check_metric(seq, declared, path, line)
             qp = _number(cells[col["qp"]], path, line, "qp")
             if qp != int(qp):
                 raise UserError(f"column 'qp': {cells[col['qp']]!r} is not an integer",
@@ -291,10 +380,12 @@ def read_compressai_vision(source: Path, edition, *, metric_scale: str = "auto"
             for src, key in CAV_TIMES.items():
                 if src in col and cells[col[src]].strip():
                     row[key] = _number(cells[col[src]], path, line, src)
+            if path.name == "summary.csv":
+                row["complexity"] = _complexity_of(path)
             rows.append(row)
     if skipped_classes:
-        warnings.append(f"class rows skipped (vcmctc computes class rows): "
-                        f"{', '.join(sorted(skipped_classes))}")
+        warnings.append(f"class rows not imported (vcmctc computes class rows; only those of a "
+                        f"final_*.csv are kept as reported): {', '.join(sorted(skipped_classes))}")
     if not rows:
         raise UserError("no rate point of a sequence found", file=source)
     return rows, warnings
@@ -412,15 +503,14 @@ def attach_logs(rows: list[dict], logs: list[LogFile], folder: Path, log_root: P
 # ---------------------------------------------------------------------------------------------
 # entry points
 
-def import_source(source: Path, folder: Path, *, codec: str, edition, anchor: str | None,
-                  fmt: str | None = None, logs: Path | None = None, log_qp: str = "index",
-                  metric_scale: str = "auto", force: bool = False) -> ImportResult:
-    """Write ``folder/submission.yaml`` (reported level) from another pipeline's results."""
-    source, folder = Path(source), Path(folder)
+def rows_of_source(source: Path, edition, *, fmt: str | None = None, logs: Path | None = None,
+                   log_qp: str = "index", metric: str | None = None, metric_scale: str = "auto",
+                   classes: dict[str, list[dict]] | None = None
+                   ) -> tuple[list[dict], list[str]]:
+    """Rate points (canonical sequence ids) of a points CSV or CompressAI-Vision results, with
+    the times of VCM-RS logs when ``logs`` is given (a log wins over a reported time)."""
+    source = Path(source)
     ed = _edition(edition)
-    if (folder / MANIFEST_NAME).exists() and not force:
-        raise UserError("a manifest already exists (use --force to overwrite)",
-                        file=folder / MANIFEST_NAME)
     if not source.exists():
         raise UserError("no such file or folder", file=source)
     kind = fmt or detect_source(source)
@@ -430,6 +520,8 @@ def import_source(source: Path, folder: Path, *, codec: str, edition, anchor: st
     if kind == "points-csv":
         if source.is_dir():
             raise UserError("a points CSV is a file, not a folder", file=source)
+        if metric is not None:
+            warnings.append("--metric ignored: a points CSV holds the edition's metric")
         rows = read_points_rows(source)
         for row in rows:  # canonical ids, so logs can be matched
             try:
@@ -437,16 +529,45 @@ def import_source(source: Path, folder: Path, *, codec: str, edition, anchor: st
             except UserError as exc:
                 raise UserError(str(exc), where=row["_where"]) from None
     else:
-        rows, warnings = read_compressai_vision(source, ed, metric_scale=metric_scale)
-    n_logs = 0
+        rows, warnings = read_compressai_vision(source, ed, metric_scale=metric_scale,
+                                                metric=metric, classes=classes)
     if logs is not None:
         found, log_warnings = read_vcmrs_logs(logs, ed, log_qp=log_qp)
         warnings += log_warnings
+        index = {(str(r["sequence"]), int(r["qp"])): r for r in rows}
+        for log in found:
+            row = index.get((log.sequence, log.qp))
+            if row is None:
+                warnings.append(f"{log.path}: no rate point {log.sequence} QP {log.qp} in the "
+                                "source; log ignored")
+                continue
+            row.setdefault("_logs", []).append(log)
+            row["enc_time_s" if log.kind == "encoder" else "dec_time_s"] = log.seconds
+    return rows, warnings
+
+
+def import_source(source: Path, folder: Path, *, codec: str, edition, anchor: str | None,
+                  fmt: str | None = None, logs: Path | None = None, log_qp: str = "index",
+                  metric_scale: str = "auto", metric: str | None = None,
+                  force: bool = False) -> ImportResult:
+    """Write ``folder/submission.yaml`` (reported level) from another pipeline's results."""
+    source, folder = Path(source), Path(folder)
+    ed = _edition(edition)
+    if (folder / MANIFEST_NAME).exists() and not force:
+        raise UserError("a manifest already exists (use --force to overwrite)",
+                        file=folder / MANIFEST_NAME)
+    classes: dict[str, list[dict]] = {}
+    rows, warnings = rows_of_source(source, ed, fmt=fmt, logs=logs, log_qp=log_qp, metric=metric,
+                                    metric_scale=metric_scale, classes=classes)
+    n_logs = 0
+    if logs is not None:
+        found = [log for r in rows for log in r.pop("_logs", [])]
         n_logs, attach_warnings = attach_logs(rows, found, folder, Path(logs))
         warnings += attach_warnings
     text = manifest_from_points(rows, codec=codec, edition=ed, anchor=anchor,
                                 source=source.name
-                                + (f" with logs from {Path(logs).name}" if logs else ""))
+                                + (f" with logs from {Path(logs).name}" if logs else ""),
+                                classes=classes)
     path = write_manifest(folder, text, force=force)
     return ImportResult(path, len(rows), len({r["sequence"] for r in rows}), n_logs, warnings)
 

@@ -17,13 +17,16 @@ from vcmctc.errors import UserError
 MANIFEST_NAME = "submission.yaml"
 
 TOP_FIELDS = {"codec", "track", "edition", "anchor", "scenario", "decoder", "task", "sequences",
-              "description", "contact"}
+              "description", "contact", "reported_classes"}
 DECODER_FIELDS = {"argv", "timeout_s", "output_pix_fmt"}
 TASK_FIELDS = {"adapter", "argv", "timeout_s", "config", "weights", "options"}
 POINT_FIELDS = {"qp", "label", "bitstream", "side_info", "decoded", "decoded_md5", "task_output",
-                "reported", "enc_time_s", "dec_time_s", "logs"}
-# time_s: encoding + decoding time together, for sources that print only the sum.
-REPORTED_FIELDS = {"rate", "metric", "enc_time_s", "dec_time_s", "time_s"}
+                "reported", "enc_time_s", "dec_time_s", "logs", "complexity"}
+# time_s: encoding + decoding time together, for sources that print only the sum;
+# nn_part_*_s: the split network's parts (FCM), shown beside the codec times, never in them.
+REPORTED_FIELDS = {"rate", "metric", "enc_time_s", "dec_time_s", "time_s", "nn_part_1_s",
+                   "nn_part_2_s"}
+CLASS_POINT_FIELDS = {"label", "rate", "metric"}
 LOG_FIELDS = {"encoder", "decoder"}
 EVIDENCE_LEVELS = ("reported", "outputs", "decoded")
 
@@ -61,6 +64,7 @@ class Point:
     enc_time_s: float | None = None
     dec_time_s: float | None = None
     logs: dict[str, str] = field(default_factory=dict)
+    complexity: dict[str, float] = field(default_factory=dict)   # component -> kMAC/pixel
 
     @property
     def where(self) -> str:
@@ -101,6 +105,9 @@ class Manifest:
     task: TaskSpec
     points: tuple[Point, ...]
     description: str | None = None
+    # the submitter's own class rows (e.g. CompressAI-Vision's), shown beside vcmctc's:
+    # class -> [{label, rate, metric}]
+    reported_classes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def sequences(self) -> list[str]:
         return list(dict.fromkeys(p.sequence for p in self.points))
@@ -165,6 +172,10 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
     _unknown(logs, LOG_FIELDS, path, f"{where}, logs")
     for key, value in logs.items():
         _need(isinstance(value, str) and value, path, where, f"field 'logs.{key}': expected a path")
+    complexity = raw.get("complexity") or {}
+    _need(isinstance(complexity, dict), path, where,
+          "field 'complexity': expected a mapping component -> kMAC/pixel")
+    complexity = {str(k): _number(v, path, where, f"complexity.{k}") for k, v in complexity.items()}
     md5 = raw.get("decoded_md5")
     if md5 is not None:
         _need(isinstance(md5, str) and len(md5) == 32 and all(c in "0123456789abcdef" for c in md5.lower()),
@@ -180,7 +191,7 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
         task_output=raw.get("task_output"), reported=reported,
         enc_time_s=_number(raw["enc_time_s"], path, where, "enc_time_s") if "enc_time_s" in raw else None,
         dec_time_s=_number(raw["dec_time_s"], path, where, "dec_time_s") if "dec_time_s" in raw else None,
-        logs=dict(logs),
+        logs=dict(logs), complexity=complexity,
     )
 
 
@@ -239,8 +250,24 @@ def load_manifest(folder: str | Path) -> Manifest:
         _need(isinstance(raw_points, list) and raw_points, path, f"sequence {seq}",
               "expected a non-empty list of rate points")
         points += [_parse_point(seq, i, p, path) for i, p in enumerate(raw_points)]
+    classes: dict[str, list[dict[str, Any]]] = {}
+    raw_classes = data.get("reported_classes") or {}
+    _need(isinstance(raw_classes, dict), path, "reported_classes",
+          "expected a mapping: class -> list of {label, rate, metric}")
+    for cls, raw_points in raw_classes.items():
+        where = f"reported_classes, {cls}"
+        _need(isinstance(raw_points, list) and raw_points, path, where,
+              "expected a non-empty list of {label, rate, metric}")
+        classes[str(cls)] = []
+        for i, raw in enumerate(raw_points):
+            _need(isinstance(raw, dict), path, f"{where}[{i}]", "expected a mapping")
+            _unknown(raw, CLASS_POINT_FIELDS, path, f"{where}[{i}]")
+            classes[str(cls)].append({"label": str(raw.get("label", i)),
+                                      "rate": _number(raw.get("rate"), path, where, "rate"),
+                                      "metric": _number(raw.get("metric"), path, where, "metric")})
     return Manifest(
         root=root, path=path, codec=data["codec"], edition=data["edition"],
         anchor=data.get("anchor"), track=data.get("track"), scenario=data.get("scenario"),
         decoder=decoder, task=task, points=tuple(points), description=data.get("description"),
+        reported_classes=classes,
     )

@@ -58,6 +58,7 @@ class Options:
     timing: str = "parallel"       # parallel | isolated (decoders one at a time)
     coco_backend: str | None = None
     use_cache: bool = True
+    use_anchor: bool = True        # False: no BD-rates wanted (--no-anchor)
     progress: Callable[[str], None] | None = None
 
 
@@ -238,7 +239,9 @@ def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
                        for path in paths if path.is_file()]
                 for role, paths in pp.files.items()},
         decode=decode.record if decode is not None else None,
-        task=task.record if task is not None else None)
+        task=task.record if task is not None else None,
+        other_times={k: v for k, v in p.reported.items() if k.startswith("nn_part_")},
+        complexity=dict(p.complexity))
     return Outcome(pp, result, measured, pixels)
 
 
@@ -284,8 +287,16 @@ def pooled_curve(members: list[list[Outcome]], steps: "Steps") -> tuple[list[Cur
     return curve, ""
 
 
+def _weight(o: Outcome) -> float:
+    """Frames of a video point, images of an image-set point (complexity weighting)."""
+    seq = o.planned.seq
+    return float(len(o.planned.items) if o.planned.items else (seq.frames or seq.items or 1))
+
+
 def build_rows(plan: Plan, outcomes: list[Outcome], steps: "Steps"
                ) -> tuple[list[Row], list[Row], Row]:
+    from vcmctc.results.aggregate import weighted_complexity
+
     ed, anchor = plan.edition, plan.anchor
     bd = ed.bd
     by_seq: dict[str, list[Outcome]] = {}
@@ -297,6 +308,14 @@ def build_rows(plan: Plan, outcomes: list[Outcome], steps: "Steps"
         ref = None if anchor is None else anchor.curve(seq_id)
         seq_rows.append(sequence_row(seq_id, seq.cls, seq.optional, [o.result for o in outs],
                                      ref, bd))
+
+    def complexity(outs: list[Outcome]) -> dict[str, float | None]:
+        return weighted_complexity([(o.result.complexity, _weight(o)) for o in outs
+                                    if o.result.complexity]) if any(
+            o.result.complexity for o in outs) else {}
+
+    for row in seq_rows:
+        row.complexity = complexity(by_seq[row.name])
     rule = ed.aggregation.class_rows
     class_rows = []
     for cls, info in ed.classes.items():
@@ -307,16 +326,24 @@ def build_rows(plan: Plan, outcomes: list[Outcome], steps: "Steps"
         kw: dict[str, Any] = {}
         if rule == "pooled":
             curve, why = pooled_curve([by_seq[r.name] for r in members], steps)
-            kw = {"pooled": curve, "not_poolable": why,
+            kw = {"pooled": curve, "not_poolable": why, "has_reference": anchor is not None,
                   "pooled_reference": anchor.class_curves.get(cls) if anchor else None}
-        class_rows.append(class_row(cls, info.optional, rule, members, expected, bd, **kw))
+        row = class_row(cls, info.optional, rule, members, expected, bd, **kw)
+        row.complexity = complexity([o for r in members for o in by_seq[r.name]])
+        reported = plan.manifest.reported_classes.get(cls)
+        if reported:
+            row.reported_curve = [CurvePoint(c["rate"], c["metric"], None, c["label"])
+                                  for c in reported]
+        class_rows.append(row)
     overall_rule = ed.aggregation.overall
     if overall_rule == "mean-of-sequences":
         expected = [s.id for s in ed.sequences.values() if not s.optional]
     else:
         expected = [c for c, info in ed.classes.items()
                     if not info.optional and ed.class_members(c)]
-    return seq_rows, class_rows, overall_row(overall_rule, seq_rows, class_rows, expected)
+    overall = overall_row(overall_rule, seq_rows, class_rows, expected)
+    overall.complexity = complexity([o for r in seq_rows if not r.optional for o in by_seq[r.name]])
+    return seq_rows, class_rows, overall
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,7 +495,7 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
 
     started = time.perf_counter()
     manifest = load_manifest(Path(os.path.abspath(folder)))
-    plan = validate(manifest, level=options.level)
+    plan = validate(manifest, level=options.level, use_anchor=options.use_anchor)
     if plan.errors(options.allow_incomplete):
         raise ValidationFailed(plan)
     out = output_folder(options.out, manifest.root)
@@ -477,3 +504,8 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
     path = out / "results.json"
     write_results(results, path)
     return results, path
+
+
+def rows_without_bd(results: Results) -> list[Row]:
+    """Rows that should have a BD-rate and have none (the CLI exits 1 on them)."""
+    return [r for r in results.rows() if r.bd_rate is None and not r.optional]

@@ -16,7 +16,7 @@ def skeleton_text(edition_id: str, anchor_id: str | None = None, codec: str = "m
     from vcmctc.ctc.editions import load_edition
 
     ed = load_edition(edition_id)
-    if anchor_id is None:
+    if anchor_id is None:   # the edition's first anchor, bundled or the user's
         found = anchors_for(ed.id)
         anchor_id = found[0].id if found else None
     lines = [
@@ -29,7 +29,10 @@ def skeleton_text(edition_id: str, anchor_id: str | None = None, codec: str = "m
         f"codec: {_q(codec)}",
         f"track: {ed.track}",
         f"edition: {ed.id}",
-        f"anchor: {anchor_id}" if anchor_id else "# anchor: <anchor id or path>",
+        f"anchor: {anchor_id}" if anchor_id else
+        "# anchor: <id>   # no anchor is bundled for this edition: without one there is no\n"
+        "#                # BD-rate. Store yours with: vcmctc anchors add ID SOURCE --edition "
+        + ed.id,
         f"scenario: {ed.default_scenario}",
         "decoder:",
         "  # argv template, never run through a shell; placeholders: {bitstream} {output} {width}",

@@ -96,11 +96,12 @@ class GroundTruths:
         digest, _ = self.files(seq, family)
         key = hash_json({"step": "gt-info", "gt": digest, "family": family.name,
                          "metric": seq.metric, "vcmctc": __version__})
-        hit = self.cache.get("gt-info", key)
-        if hit is None:
-            gt = self.load(seq, family)
-            self.cache.workdir("gt-info", key)
-            hit = self.cache.put("gt-info", key, {"items": gt.items, "pixels": gt.pixels})
+        with self.cache.lock("gt-info", key):
+            hit = self.cache.get("gt-info", key)
+            if hit is None:
+                gt = self.load(seq, family)
+                self.cache.workdir("gt-info", key)
+                hit = self.cache.put("gt-info", key, {"items": gt.items, "pixels": gt.pixels})
         return hit
 
     def digests(self) -> dict[str, str]:
@@ -173,19 +174,20 @@ class Steps:
                          "bitstreams": [file_sha256(f) for f in pp.files["bitstream"]],
                          "side_info": [file_sha256(f) for f in pp.files.get("side-info", ())],
                          "items": pp.items, "vcmctc": __version__})
-        hit = self.cache.get("decode", key)
-        cached = hit is not None
-        if hit is None:
-            work = self.cache.workdir("decode", key)
-            with self._decode_lock:
-                started = time.time()
-                if pp.seq.kind == "images":
-                    hit, files = self._decode_images(pp, work)
-                else:
-                    hit, files = self._decode_video(pp, work)
-                hit.update(started=started, ended=time.time())
-            if hit["status"] == "ok":
-                hit = self.cache.put("decode", key, hit, files)
+        with self.cache.lock("decode", key):
+            hit = self.cache.get("decode", key)
+            cached = hit is not None
+            if hit is None:
+                work = self.cache.workdir("decode", key)
+                with self._decode_lock:
+                    started = time.time()
+                    if pp.seq.kind == "images":
+                        hit, files = self._decode_images(pp, work)
+                    else:
+                        hit, files = self._decode_video(pp, work)
+                    hit.update(started=started, ended=time.time())
+                if hit["status"] == "ok":
+                    hit = self.cache.put("decode", key, hit, files)
         folder = self.cache.folder("decode", key)
         record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
@@ -280,9 +282,6 @@ class Steps:
             return self._adapter
 
     def task(self, pp: "PlannedPoint", decoded: Produced) -> Produced:
-        from vcmctc.adapters import TaskRequest
-        from vcmctc.media.yuv import YuvFormat
-
         seq, spec = pp.seq, self.m.task
         family = self.family(seq)
         key = hash_json({"step": "task", "programs": self.programs, "decoded": decoded.digest,
@@ -290,26 +289,11 @@ class Steps:
                          "weights": spec.weights, "options": spec.options,
                          "values": self.values(pp), "output_kind": family.output_kind,
                          "vcmctc": __version__})
-        hit = self.cache.get("task", key)
-        cached = hit is not None
-        if hit is None:
-            work = self.cache.workdir("task", key)
-            images = seq.kind == "images"
-            request = TaskRequest(
-                decoded=decoded.path,
-                fmt=None if images else YuvFormat(seq.width, seq.height, seq.bit_depth or 8,
-                                                  seq.chroma),
-                frames=len(pp.items) if images else seq.frames, first_frame=seq.first_frame,
-                fps=seq.fps, task=seq.task or "", output=work / family.output_name,
-                log=work / "task.log", output_kind=family.output_kind,
-                check=lambda path: family.check_output(seq, path), timeout_s=spec.timeout_s,
-                sequence=seq.id, workdir=work)
-            run = self.adapter().run(request)
-            hit = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
-                   "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
-                   "output": family.output_name, "log": self._rel(work / "task.log")}
-            if run.status == "ok":
-                hit = self.cache.put("task", key, hit, _files_of(work, family.output_name))
+        with self.cache.lock("task", key):
+            hit = self.cache.get("task", key)
+            cached = hit is not None
+            if hit is None:
+                hit = self._run_task(pp, decoded, family, key)
         record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
                             peak_rss_mb=hit.get("peak_rss_mb"), log=hit.get("log"), cached=cached)
@@ -318,6 +302,30 @@ class Steps:
             return Produced(record)
         folder = self.cache.folder("task", key)
         return Produced(record, folder / hit["output"], _digest_of(hit, hit["output"]))
+
+    def _run_task(self, pp: "PlannedPoint", decoded: Produced, family: "Family", key: str) -> dict:
+        from vcmctc.adapters import TaskRequest
+        from vcmctc.media.yuv import YuvFormat
+
+        seq, spec = pp.seq, self.m.task
+        work = self.cache.workdir("task", key)
+        images = seq.kind == "images"
+        request = TaskRequest(
+            decoded=decoded.path,
+            fmt=None if images else YuvFormat(seq.width, seq.height, seq.bit_depth or 8,
+                                              seq.chroma),
+            frames=len(pp.items) if images else seq.frames, first_frame=seq.first_frame,
+            fps=seq.fps, task=seq.task or "", output=work / family.output_name,
+            log=work / "task.log", output_kind=family.output_kind,
+            check=lambda path: family.check_output(seq, path), timeout_s=spec.timeout_s,
+            sequence=seq.id, workdir=work)
+        run = self.adapter().run(request)
+        hit = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
+               "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
+               "output": family.output_name, "log": self._rel(work / "task.log")}
+        if run.status == "ok":
+            hit = self.cache.put("task", key, hit, _files_of(work, family.output_name))
+        return hit
 
     # ---- measuring ------------------------------------------------------------------------
     def measure(self, pp: "PlannedPoint", output: Path, output_digest: str | None = None
@@ -335,17 +343,19 @@ class Steps:
                          "metric": seq.metric, "settings": family.settings(seq),
                          "frames": [seq.skip, seq.frames, seq.first_frame],
                          "vcmctc": __version__})
-        hit = self.cache.get("measure", key)
-        cached = hit is not None
-        if hit is None:
-            problem = family.check_output(seq, output)
-            if problem:
-                raise UserError(problem)
-            gt = self.gts.load(seq, family)
-            measurement = family.measure(seq, gt, output)
-            work = self.cache.workdir("measure", key)
-            save_state(work / "state.npz", measurement.state)
-            hit = self.cache.put("measure", key, {"stats": measurement.stats}, ("state.npz",))
+        with self.cache.lock("measure", key):
+            hit = self.cache.get("measure", key)
+            cached = hit is not None
+            if hit is None:
+                problem = family.check_output(seq, output)
+                if problem:
+                    raise UserError(problem)
+                gt = self.gts.load(seq, family)
+                measurement = family.measure(seq, gt, output)
+                work = self.cache.workdir("measure", key)
+                save_state(work / "state.npz", measurement.state)
+                hit = self.cache.put("measure", key, {"stats": measurement.stats},
+                                     ("state.npz",))
         self.on_step(f"measure {seq.id} {pp.label}", cached)
         state = self.cache.folder("measure", key) / "state.npz"
         return Measured(hit["stats"], state, Cache.file_digest(hit, "state.npz"), cached)
@@ -357,13 +367,14 @@ class Steps:
         key = hash_json({"step": "pool", "states": [m.state_digest for _, m in members],
                          "settings": [family.settings(pp.seq) for pp, _ in members],
                          "vcmctc": __version__})
-        hit = self.cache.get("pool", key)
-        if hit is None:
-            parts = [(pp.seq, self.gts.load(pp.seq, family) if family.pool_needs_gt else None,
-                      load_state(m.state)) for pp, m in members]
-            stats = family.pool(parts)
-            self.cache.workdir("pool", key)
-            hit = self.cache.put("pool", key, {"stats": stats})
+        with self.cache.lock("pool", key):
+            hit = self.cache.get("pool", key)
+            if hit is None:
+                parts = [(pp.seq, self.gts.load(pp.seq, family) if family.pool_needs_gt else None,
+                          load_state(m.state)) for pp, m in members]
+                stats = family.pool(parts)
+                self.cache.workdir("pool", key)
+                hit = self.cache.put("pool", key, {"stats": stats})
         return hit["stats"]
 
 

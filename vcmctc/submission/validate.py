@@ -38,7 +38,7 @@ class Finding:
     sequence: str | None
     point: str | None
     message: str
-    kind: str = "conformance"  # "conformance" | "incomplete" | "files" | "rate" | "quality"
+    kind: str = "conformance"  # conformance | incomplete | files | rate | quality | anchor
 
     def to_dict(self) -> dict:
         return {"level": self.level, "kind": self.kind, "sequence": self.sequence,
@@ -158,9 +158,10 @@ def rate_of(seq: "Sequence", bits: float, pixels: int | None = None) -> float | 
 # ------------------------------------------------------------------------------------------
 # validation
 
-def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True) -> Plan:
+def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
+             use_anchor: bool = True) -> Plan:
     """Check ``manifest`` and plan its evaluation at evidence ``level`` (``best``: each point's
-    strongest evidence)."""
+    strongest evidence). ``use_anchor=False`` plans a run without BD-rates (``--no-anchor``)."""
     from vcmctc.adapters import adapter_problem
     from vcmctc.ctc.editions import load_edition
     from vcmctc.runner import DECODER_PLACEHOLDERS, check_template
@@ -170,7 +171,7 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True)
         raise UserError(f"unknown evidence level {level!r} (known: {', '.join(LEVELS)})")
     edition = load_edition(manifest.edition)
     anchor = (load_anchor_source(manifest.anchor, edition, manifest.root)
-              if manifest.anchor else None)
+              if manifest.anchor and use_anchor else None)
     scenario = manifest.scenario or edition.default_scenario
     if scenario not in edition.scenarios:
         raise UserError(f"scenario {scenario!r} is not one of {', '.join(edition.scenarios)} of "
@@ -182,6 +183,14 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True)
     if anchor is not None and anchor.edition != edition.id:
         plan.add("error", None, None, f"anchor {anchor.id} belongs to edition {anchor.edition}, "
                                       f"not {edition.id}")
+    if manifest.anchor is None and use_anchor:
+        plan.add("warning", None, None, "no anchor: no BD-rate can be computed; set 'anchor:' "
+                 "(vcmctc anchors lists the bundled and your own; vcmctc anchors add stores one)"
+                 " or evaluate with --no-anchor", kind="anchor")
+    for cls in manifest.reported_classes:
+        if cls not in edition.classes:
+            plan.add("error", None, None, f"reported_classes: {cls!r} is not a class of edition "
+                                          f"{edition.id} ({', '.join(edition.classes)})")
     if manifest.decoder is not None:
         try:
             check_template(manifest.decoder.argv, DECODER_PLACEHOLDERS, what="decoder argv")
@@ -357,13 +366,13 @@ def _check_sequence(plan: Plan, seq: "Sequence", points: list[PlannedPoint]) -> 
 def _check_overlap(plan: Plan, seq: "Sequence", points: list[Point]) -> None:
     if plan.anchor is None:
         return
-    metrics = [p.reported["metric"] for p in points if "metric" in p.reported]
-    if not metrics:
-        return
     anchor_metrics = [a["metric"] for a in plan.anchor.curve(seq.id)]
     if not anchor_metrics:
-        plan.add("warning", seq.id, None,
-                 f"the anchor {plan.anchor.id} has no points for this sequence", kind="quality")
+        plan.add("warning", seq.id, None, f"the anchor {plan.anchor.id} has no points for this "
+                 "sequence: no BD-rate", kind="anchor")
+        return
+    metrics = [p.reported["metric"] for p in points if "metric" in p.reported]
+    if not metrics:
         return
     lo, hi = max(min(metrics), min(anchor_metrics)), min(max(metrics), max(anchor_metrics))
     if lo >= hi:
