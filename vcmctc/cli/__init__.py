@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "vcmctc.cli.submission",
     "vcmctc.cli.report",
     "vcmctc.cli.tables",
+    "vcmctc.cli.anchors",
     "vcmctc.cli.bdrate",
     "vcmctc.cli.score",
     "vcmctc.cli.score_coco",

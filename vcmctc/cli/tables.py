@@ -1,4 +1,4 @@
-"""``vcmctc tables`` and ``vcmctc anchors``: show and check the CTC data."""
+"""``vcmctc tables``: show and check the CTC data (editions; ``--check`` also the anchors)."""
 
 from __future__ import annotations
 
@@ -157,43 +157,3 @@ def _check(eds, *, check_anchors: bool) -> None:
                f"{errors} error(s), {warnings} warning(s)")
     if errors:
         raise typer.Exit(1)
-
-
-@app.command("anchors")
-def anchors(
-    edition: Optional[str] = typer.Option(None, "--edition", "-e", help="Only anchors of this edition."),
-    anchor: Optional[str] = typer.Option(None, "--anchor", "-a", help="One anchor (id or path)."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
-) -> None:
-    """Show anchor results (rate, metric, times per sequence and rate point) with provenance."""
-    from vcmctc.ctc.anchors import anchor_ids, anchor_table, load_anchor
-
-    if anchor:
-        chosen = [load_anchor(anchor)]
-    else:
-        chosen = [load_anchor(i) for i in anchor_ids()]
-        if edition:
-            from vcmctc.ctc.editions import load_edition
-
-            load_edition(edition)  # unknown edition -> clear error
-            chosen = [a for a in chosen if a.edition == edition]
-    tables = [(a, anchor_table(a)) for a in chosen]
-    if fmt is OutputFormat.json:
-        print_json([{"anchor": a.id, "edition": a.edition, "codec": a.codec, "source": a.source,
-                     "columns": a.columns, "notes": a.notes,
-                     "points": df.drop(columns=["anchor"]).to_dict(orient="records")}
-                    for a, df in tables])
-    elif fmt is OutputFormat.csv:
-        import pandas as pd
-
-        frame = pd.concat([df for _, df in tables], ignore_index=True) if tables else pd.DataFrame()
-        frame.to_csv(sys.stdout, index=False, lineterminator="\n")
-    else:
-        blocks = []
-        for a, df in tables:
-            head = [f"{a.id}: {a.codec} on edition {a.edition}", f"source: {a.source}"]
-            head += [f"note {k}: {v}" for k, v in a.notes.items()]
-            cols = [c for c in df.columns if c != "anchor"]
-            blocks.append("\n".join([*head, "", render(cols, df[cols].values.tolist(),
-                                                       right=["qp", "rate", "metric", "time_s"])]))
-        typer.echo("\n\n".join(blocks) if blocks else "no anchors")

@@ -134,7 +134,7 @@ def _points_csv(rows: list[dict]) -> str:
     times = [k for k in ("enc_time_s", "dec_time_s", "time_s") if any(r.get(k) is not None
                                                                       for r in rows)]
     lines = [",".join(cols + times)]
-    for r in sorted(rows, key=lambda r: (str(r["sequence"]), int(r["qp"]))):
+    for r in rows:   # in the source's order
         cells = [str(r["sequence"]), str(int(r["qp"])), repr(float(r["rate"])),
                  repr(float(r["metric"]))]
         cells += ["" if r.get(k) is None else repr(float(r[k])) for k in times]
