@@ -7,14 +7,12 @@ import hashlib
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vcmctc.datasets.coco import load_coco_gt, load_coco_results
 from vcmctc.demo import detector, fgcodec, pose, scene, tasknet, vvc
-from vcmctc.errors import UserError
 from vcmctc.evaluators.coco import evaluate_coco
 
 

@@ -38,7 +38,6 @@ markers, so the estimate degrades with the QP. Output: COCO keypoint results
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from dataclasses import dataclass, field
@@ -48,7 +47,6 @@ import numpy as np
 
 from vcmctc.demo import scene
 from vcmctc.demo._cli import run_cli
-from vcmctc.errors import UserError
 
 NAME = "SynthDance"
 WIDTH, HEIGHT, FRAMES, FPS = 416, 240, 33, 30
@@ -439,16 +437,11 @@ def write_pose_sequence(folder: str | os.PathLike, seq: PoseSequence | None = No
 
 
 def _main(argv: list[str] | None) -> None:
-    from vcmctc.demo.detector import _add_video_args
+    from vcmctc.demo.detector import run_video_json
 
-    parser = argparse.ArgumentParser(prog="python -m vcmctc.demo.pose",
-                                     description="Demo pose estimator: COCO keypoint results.")
-    _add_video_args(parser, 0)
-    args = parser.parse_args(argv)
-    per_frame = estimate_yuv(args.yuv, args.width, args.height, args.frames)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(to_coco_results(per_frame, args.first_frame)) + "\n")
+    run_video_json(argv, "python -m vcmctc.demo.pose",
+                   "Demo pose estimator: COCO keypoint results JSON.", estimate_yuv,
+                   to_coco_results)
 
 
 def main(argv: list[str] | None = None) -> int:
