@@ -5,6 +5,9 @@ Everything here is made for the synthetic demo content only (the detector knows 
 **Images.** :data:`N_IMAGES` RGB images of :data:`WIDTH` x :data:`HEIGHT`, one seeded generator
 per image (``numpy.random.default_rng([SEED, 3, index])``), drawn with the demo scene's sprites
 (:mod:`vcmctc.demo.scene`: person, car, sports ball) over a static textured background. The
+objects are smaller than in the video sequences and their colours faded (chroma scaled by a
+factor drawn from :data:`SATURATION`), so that the detector's accuracy falls over VVC intra QPs
+32 to 47 as it does on the videos (with full colours it barely moves before QP 50). The
 scene renders Y'CbCr 4:2:0 (BT.709, limited range); the image is that frame converted to RGB by
 :func:`vcmctc.media.yuv.to_rgb` (chroma repeated over its 2x2 block), so the pixel values are
 deterministic (only IEEE-exact arithmetic, as in the scene). The PNG files hold those pixels;
@@ -23,7 +26,8 @@ their bytes are the same for the same Pillow/zlib build (tests compare the pixel
   labels are not exhaustive; the evaluator ignores detections of unverified classes).
 
 Label names are the MPEG OIV6 CSV spelling of the COCO names (``sports_ball``); the detector
-writes the COCO names (``sports ball``), matched after normalisation as the MPEG scripts do.
+writes the COCO names (``sports ball``); :mod:`vcmctc.datasets.openimages` matches them after
+normalisation (CompressAI-Vision's rule).
 
 **Coding** (:func:`encode_image`). RGB to Y'CbCr 4:2:0 8-bit by :func:`rgb_to_yuv420` (BT.709
 limited range, chroma = mean of each 2x2 block, rounded half up), then one VVC intra frame with
@@ -32,7 +36,11 @@ colour description BT.709 / limited range is written in the bitstream's VUI). Th
 the whole image; the example submission runs the demo detector at the encoder and codes only the
 detected objects (each box enlarged and aligned as :func:`vcmctc.demo.fgcodec.foreground_boxes`
 does) on black, with no side information. Both decode with one ffmpeg call
-(:func:`image_decoder_argv`) to an RGB PNG.
+(:func:`image_decoder_argv`) to an RGB PNG: BT.709 limited range, chroma repeated (nearest
+sample), computed from the 10-bit decoded picture. It equals :func:`vcmctc.media.yuv.to_rgb` of
+that picture to within 1 code value, and :func:`decode_image_reference` (the demo VVC decoder's
+8-bit YUV, then ``to_rgb``) to within 2; the detector's mAP on the two differs by about a point
+(measured on the anchor at QP 37: 89.70 on the ffmpeg PNGs, 88.64 on the reference images).
 
 **Task network** (:func:`detect_images`, ``python -m vcmctc.demo.tasknet --task object-detection
 --images DIR --output F.csv``): reads every ``<ImageID>.png`` of a folder, converts it with
