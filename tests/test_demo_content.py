@@ -449,3 +449,20 @@ def test_fgcodec_decode_checks_side_info(tmp_path, small_yuv):
 def test_versions_are_reported():
     v = vvc.versions()
     assert v["ffmpeg"] != "unknown" and v["libvvenc"] != "unknown"
+
+
+def test_demo_content_is_pinned():
+    """The demo's content, byte for byte: the sequences as the ``ctc-demo`` anchors were made
+    from them (the three video sequences: md5 of the YUV as first released), the pose sequence
+    and the image set's pixels. A deliberate change updates these and run.py's STAMP_VERSION."""
+    from vcmctc.demo import images, pose
+
+    expected = {"SynthStreet": "12cb4e067deb352f9ad56114a4ee5a93",
+                "SynthPark": "40e1ff8ff28aa563361f6b2099272dd6",
+                "SynthCrossing": "e6372032cede7f9e1574be98f408fe7f"}
+    assert {name: scene.make_demo_sequence(name).md5() for name in expected} == expected
+    assert _md5(pose.make_pose_sequence().yuv_bytes()) == "d2f3a1242aae1a8e645333394cd2c411"
+    pixels = hashlib.md5()
+    for im in images.make_image_set():
+        pixels.update(im.rgb.tobytes())
+    assert pixels.hexdigest() == "03c6fb6891c7cd6be1f81ed26dcd3d4c"

@@ -14,6 +14,12 @@ any machine, with real (if simple) coding and task networks.
   (the anchor codec).
 - :mod:`vcmctc.demo.fgcodec`: an example submission codec, multi-task foreground coding with
   side information (``python -m vcmctc.demo.fgcodec encode|decode``).
+- :mod:`vcmctc.demo.images`: the image set SynthImages (Open Images challenge CSV ground truth),
+  VVC intra image coding (whole image or foreground only) decoded by one ffmpeg call to PNG, and
+  the detector over a folder of images (challenge predictions CSV).
+- :mod:`vcmctc.demo.pose`: the pose sequence SynthDance (COCO keypoints ground truth) and a
+  marker-colour pose estimator (``python -m vcmctc.demo.pose``, COCO keypoint results).
+- :mod:`vcmctc.demo.tasknet`: every demo task network behind one command (``--task``).
 
 Submodules are imported on demand (scipy and ffmpeg are needed only when used).
 """

@@ -175,15 +175,22 @@ def _add_video_args(parser: argparse.ArgumentParser, first_default: int) -> None
     parser.add_argument("--output", required=True)
 
 
-def _main(argv: list[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vcmctc.demo.detector",
-                                     description="Demo detector: COCO results JSON.")
+def run_video_json(argv: list[str] | None, prog: str, description: str, analyse,
+                   to_results) -> None:
+    """A demo network's video CLI: ``analyse(yuv, width, height, frames)`` gives per-frame
+    outputs, ``to_results(per_frame, first_frame)`` the JSON written to ``--output``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     _add_video_args(parser, 0)
     args = parser.parse_args(argv)
-    per_frame = detect_yuv(args.yuv, args.width, args.height, args.frames)
+    per_frame = analyse(args.yuv, args.width, args.height, args.frames)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(to_coco_results(per_frame, args.first_frame)) + "\n")
+    out.write_text(json.dumps(to_results(per_frame, args.first_frame)) + "\n")
+
+
+def _main(argv: list[str] | None) -> None:
+    run_video_json(argv, "python -m vcmctc.demo.detector", "Demo detector: COCO results JSON.",
+                   detect_yuv, to_coco_results)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -447,6 +447,18 @@ class SyntheticSequence:
         return seq_dir
 
 
+def quantise_420(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Full-resolution float Y'CbCr planes to 8-bit 4:2:0 (limited range): chroma is the mean
+    of each 2x2 block; values are clipped (Y 16..235, Cb Cr 16..240) and rounded half up."""
+    def sub(plane: np.ndarray) -> np.ndarray:
+        return (plane[0::2, 0::2] + plane[1::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 1::2]) * 0.25
+
+    return (np.floor(np.clip(luma, 16, 235) + 0.5).astype(np.uint8),
+            np.floor(np.clip(sub(cb), 16, 240) + 0.5).astype(np.uint8),
+            np.floor(np.clip(sub(cr), 16, 240) + 0.5).astype(np.uint8))
+
+
 def render(name: str, kind: str, seed: int, width: int, height: int, frames: int, fps: float,
            plans: list[ObjectPlan], background: "Background") -> SyntheticSequence:
     """Composite the planned objects over the background, frame by frame."""
@@ -485,11 +497,7 @@ def render(name: str, kind: str, seed: int, width: int, height: int, frames: int
                 objects.append(ObjectBox(t, tid, plan.category_id, bx, by, bw, bh,
                                          round(int(counts[tid]) / areas[tid], 6),
                                          round(inside / areas[tid], 6)))
-        ys[t] = np.floor(np.clip(luma, 16, 235) + 0.5)
-        for src_plane, dst_plane in ((cb, us), (cr, vs)):
-            sub = (src_plane[0::2, 0::2] + src_plane[1::2, 0::2] + src_plane[0::2, 1::2]
-                   + src_plane[1::2, 1::2]) * 0.25
-            dst_plane[t] = np.floor(np.clip(sub, 16, 240) + 0.5)
+        ys[t], us[t], vs[t] = quantise_420(luma, cb, cr)
     return SyntheticSequence(name, kind, seed, width, height, fps, ys, us, vs, labels,
                              tuple(objects), tuple(plans))
 

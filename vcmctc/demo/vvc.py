@@ -35,6 +35,7 @@ ENCODER_SETTINGS = {"encoder": "libvvenc", "qpa": 0, "threads": 1, "max_parallel
                     "bit_depth_conversion": "8->10: x<<2; 10->8: min(255,(x+2)>>2)"}
 
 _Y4M_MAGIC = b"YUV4MPEG2 "
+_COLOUR_OPTIONS = ("-colorspace", "-color_primaries", "-color_trc", "-color_range")
 
 
 @dataclass(frozen=True)
@@ -135,11 +136,16 @@ def _tail(log: str, lines: int = 6) -> str:
 
 def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps: float,
                qp: int, out: str | os.PathLike, *, preset: str = DEFAULT_PRESET,
-               intra_period: int = DEFAULT_INTRA_PERIOD, skip: int = 0) -> CodingRun:
+               intra_period: int = DEFAULT_INTRA_PERIOD, skip: int = 0,
+               colour: tuple[str, ...] = ()) -> CodingRun:
     """Encode frames ``skip .. skip+frames-1`` of an 8-bit 4:2:0 YUV file to a VVC bitstream.
 
     ``out`` receives the raw Annex-B bitstream (``.266``). ``intra_period`` must be a multiple
-    of the GOP size 32 (libvvenc's rule).
+    of the GOP size 32 (libvvenc's rule). ``colour``: ffmpeg options describing the colours
+    (``-colorspace``, ``-color_primaries``, ``-color_trc``, ``-color_range`` and their values).
+    They tag the raw input, so libvvenc writes them in the VUI and nothing is converted (given
+    as output options, ffmpeg would convert the pictures from its assumed input colours).
+    Default: none (no colour description).
     """
     _check_size(width, height)
     if preset not in PRESETS:
@@ -152,6 +158,9 @@ def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps
         raise UserError(f"need frames > 0 and skip >= 0, got frames={frames} skip={skip}")
     if not fps > 0:
         raise UserError(f"fps must be positive, got {fps!r}")
+    if len(colour) % 2 or any(opt not in _COLOUR_OPTIONS for opt in colour[0::2]):
+        raise UserError(f"colour options must be pairs of {', '.join(_COLOUR_OPTIONS)} and a "
+                        f"value, got {list(colour)}")
     src, out = Path(yuv), Path(out)
     fb = _frame_bytes(width, height)
     try:
@@ -170,7 +179,7 @@ def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps
               f"IntraPeriod={intra_period}:GOPSize={ENCODER_SETTINGS['gop_size']}")
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}",
-           "-r", f"{fps:g}", "-i", "pipe:0", "-frames:v", str(frames),
+           "-r", f"{fps:g}", *colour, "-i", "pipe:0", "-frames:v", str(frames),
            "-c:v", "libvvenc", "-preset", preset, "-qp", str(int(qp)), "-qpa", "0",
            "-vvenc-params", params, "-flags", "+bitexact", "-fflags", "+bitexact",
            "-f", "vvc", str(out)]
