@@ -33,3 +33,10 @@ def demo(
     for fmt, report in reports.items():
         typer.echo(f"report:    {report}  ({fmt})")
     typer.echo(f"done in {time.perf_counter() - started:.1f} s")
+    failed = [p for p in results.points if p.status != "ok"]
+    missing = [r for r in results.rows() if r.bd_rate is None]
+    if failed or missing:   # the demo is deterministic: anything missing is a broken install
+        typer.echo("vcmctc demo: " + "; ".join(
+            [f"{p.sequence} {p.label}: {p.message}" for p in failed[:3]]
+            + [f"{r.name}: no BD-rate ({r.status})" for r in missing[:3]]), err=True)
+        raise typer.Exit(1)

@@ -26,15 +26,17 @@ from vcmctc import __version__
 from vcmctc.submission.cache import atomic_write_text
 
 EDITION = "ctc-demo"
-STAMP_VERSION = 1
+STAMP_VERSION = 2
+IMAGE_SET, POSE = "SynthImages", "SynthDance"
 
 
 def _stamp() -> dict[str, Any]:
-    from vcmctc.demo import vvc
+    from vcmctc.demo import images, vvc
 
     return {"stamp": STAMP_VERSION, "vcmctc": __version__,
             "encoder": {"preset": vvc.DEFAULT_PRESET, "intra_period": vvc.DEFAULT_INTRA_PERIOD,
-                        **vvc.ENCODER_SETTINGS}}
+                        **vvc.ENCODER_SETTINGS},
+            "images": {"vui": list(images.VUI), "decode_filter": images.DECODE_FILTER}}
 
 
 def _task_argv() -> list[str]:
@@ -45,11 +47,14 @@ def _task_argv() -> list[str]:
 
 def _manifest(codec: str, description: str, decoder: list[str], anchor: str | None,
               points: dict[str, list[dict]]) -> str:
+    from vcmctc.demo.images import image_decoder_argv
+
     lines = [f"# Written by vcmctc demo. {description}",
              f"codec: {json.dumps(codec)}", "track: demo", f"edition: {EDITION}"]
     if anchor:
         lines.append(f"anchor: {json.dumps(anchor)}")
-    lines += ["decoder:", f"  argv: {json.dumps(decoder)}", "  timeout_s: 600",
+    lines += ["decoder:", f"  argv: {json.dumps(decoder)}",
+              f"  image_argv: {json.dumps(image_decoder_argv())}", "  timeout_s: 600",
               "task:", "  adapter: command", f"  argv: {json.dumps(_task_argv())}",
               "  timeout_s: 600", "sequences:"]
     for seq, pts in points.items():
@@ -85,15 +90,22 @@ class Demo:
             atomic_write_text(stamp_path, json.dumps(stamp, indent=1))
 
     def sequences(self) -> None:
+        from vcmctc.demo.images import write_image_set
+        from vcmctc.demo.pose import write_pose_sequence
         from vcmctc.demo.scene import make_demo_sequence, write_sequence_files
 
         if self.data.is_dir():
             return
-        self.say("generating the demo sequences and ground truth")
+        self.say("generating the demo sequences, image set and ground truth")
         tmp = self.out / "data.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         for name in self.ed.sequences:
-            write_sequence_files(make_demo_sequence(name), tmp)
+            if name == IMAGE_SET:
+                write_image_set(tmp / "openimages" / name)
+            elif name == POSE:
+                write_pose_sequence(tmp)
+            else:
+                write_sequence_files(make_demo_sequence(name), tmp)
         tmp.rename(self.data)
 
     def yuv(self, seq) -> Path:
@@ -107,9 +119,32 @@ class Demo:
         with ThreadPoolExecutor(self.jobs) as pool:
             list(pool.map(lambda job: self._encode(*job), jobs))
 
+    def _encode_images(self, seq, qp: int) -> None:
+        """Each image VVC-intra coded alone (anchor), or its detected objects on black
+        (submission); one bitstream per image in a folder per QP."""
+        from vcmctc.demo.images import encode_image_set
+
+        for folder, foreground, who in ((self.anchor_dir, False, "anchor: VVC intra"),
+                                        (self.sub_dir, True, "submission: foreground VVC intra")):
+            out = folder / "bitstream" / seq.id / f"qp{qp}"
+            meta = out.parent / f"qp{qp}.json"
+            if meta.exists():
+                continue
+            tmp = out.with_name(f".qp{qp}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            info = encode_image_set(self.data / "openimages" / seq.id / "images", qp, tmp,
+                                    foreground=foreground)
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.rename(out)
+            atomic_write_text(meta, json.dumps({"enc_time_s": info["enc_time_s"],
+                                                "bpp": info["bpp"]}))
+            self.say(f"{who} {seq.id} QP {qp}: {info['bpp']:.4f} bpp")
+
     def _encode(self, seq, qp: int) -> None:
         from vcmctc.demo import fgcodec, vvc
 
+        if seq.kind == "images":
+            return self._encode_images(seq, qp)
         stem = f"{seq.id}_qp{qp}"
         a_dir = self.anchor_dir / "bitstream" / seq.id
         a_bin, a_meta = a_dir / f"{stem}.266", a_dir / f"{stem}.json"
@@ -138,6 +173,14 @@ class Demo:
         sub_pts: dict[str, list[dict]] = {}
         for seq in self.ed.sequences.values():
             for qp in self.ed.qps(seq):
+                if seq.kind == "images":
+                    folder = f"bitstream/{seq.id}/qp{qp}"
+                    for pts, base in ((anchor_pts, self.anchor_dir), (sub_pts, self.sub_dir)):
+                        meta = json.loads((base / folder).with_suffix(".json").read_text())
+                        pts.setdefault(seq.id, []).append(
+                            {"qp": qp, "bitstream": folder,
+                             "enc_time_s": round(meta["enc_time_s"], 3)})
+                    continue
                 stem = f"{seq.id}_qp{qp}"
                 a_meta = json.loads((self.anchor_dir / "bitstream" / seq.id / f"{stem}.json").read_text())
                 s_meta = json.loads((self.sub_dir / "bitstream" / seq.id / f"{stem}.json").read_text())

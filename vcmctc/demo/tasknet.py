@@ -9,11 +9,13 @@
 - ``object-tracking --yuv ...``: the detector + IoU tracker (MOT txt);
 - ``pose-estimation --yuv ...``: the demo pose estimator (COCO keypoint results JSON);
 
-so that one ``task`` section of a manifest serves every video sequence.
+so that one ``task`` section of a manifest serves every sequence and image set: a ``--yuv``
+that is a folder (``{decoded}`` of an image set) is read as ``--images``.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 USAGE = ("usage: python -m vcmctc.demo.tasknet --task object-detection|object-tracking|"
@@ -29,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, file=sys.stderr)
         return 2
     task, rest = argv[1], argv[2:]
+    if "--yuv" in rest and os.path.isdir(rest[rest.index("--yuv") + 1]):
+        i = rest.index("--yuv")   # an image set: keep the folder and the output only
+        out = rest.index("--output")
+        rest = ["--images", rest[i + 1], "--output", rest[out + 1]]
     if task == "object-detection" and any(a == "--images" or a.startswith("--images=")
                                           for a in rest):
         from vcmctc.demo.images import main as run

@@ -18,7 +18,7 @@ MANIFEST_NAME = "submission.yaml"
 
 TOP_FIELDS = {"codec", "track", "edition", "anchor", "scenario", "decoder", "task", "sequences",
               "description", "contact", "reported_classes"}
-DECODER_FIELDS = {"argv", "timeout_s", "output_pix_fmt"}
+DECODER_FIELDS = {"argv", "image_argv", "timeout_s", "output_pix_fmt"}
 TASK_FIELDS = {"adapter", "argv", "timeout_s", "config", "weights", "options"}
 POINT_FIELDS = {"qp", "label", "bitstream", "side_info", "decoded", "decoded_md5", "task_output",
                 "reported", "enc_time_s", "dec_time_s", "logs", "complexity"}
@@ -35,6 +35,10 @@ EVIDENCE_LEVELS = ("reported", "outputs", "decoded")
 class DecoderSpec:
     argv: tuple[str, ...]
     timeout_s: float = 3600.0
+    image_argv: tuple[str, ...] | None = None   # for image-set points (default: argv)
+
+    def argv_for(self, kind: str) -> tuple[str, ...]:
+        return self.image_argv if kind == "images" and self.image_argv else self.argv
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,9 @@ def load_manifest(folder: str | Path) -> Manifest:
         _need(isinstance(raw, dict), path, "decoder", "expected a mapping with 'argv'")
         _unknown(raw, DECODER_FIELDS, path, "decoder")
         decoder = DecoderSpec(argv=_argv(raw.get("argv"), path, "decoder"),
-                              timeout_s=_number(raw.get("timeout_s", 3600), path, "decoder", "timeout_s"))
+                              timeout_s=_number(raw.get("timeout_s", 3600), path, "decoder", "timeout_s"),
+                              image_argv=(_argv(raw["image_argv"], path, "decoder.image_argv")
+                                          if raw.get("image_argv") is not None else None))
     raw_task = data.get("task") or {}
     _need(isinstance(raw_task, dict), path, "task", "expected a mapping with 'adapter'")
     _unknown(raw_task, TASK_FIELDS, path, "task")

@@ -122,7 +122,8 @@ def program_digests(plan: "Plan") -> dict[str, str]:
     inside = sorted(p for p in m.root.rglob("*")
                     if p.is_file() and not p.is_symlink() and p.resolve() not in data)
     out = {"submission": tree_sha256(inside, m.root)}
-    for argv in ((m.decoder.argv if m.decoder else ()), m.task.argv):
+    argvs = [m.decoder.argv, m.decoder.image_argv or ()] if m.decoder else []
+    for argv in (*argvs, m.task.argv):
         for i, arg in enumerate(argv):
             if "{" in arg:
                 continue
@@ -169,7 +170,8 @@ class Steps:
 
     def decode(self, pp: "PlannedPoint") -> Produced:
         dec = self.m.decoder
-        key = hash_json({"step": "decode", "programs": self.programs, "argv": dec.argv,
+        key = hash_json({"step": "decode", "programs": self.programs,
+                         "argv": dec.argv_for(pp.seq.kind),
                          "values": self.values(pp), "kind": pp.seq.kind,
                          "bitstreams": [file_sha256(f) for f in pp.files["bitstream"]],
                          "side_info": [file_sha256(f) for f in pp.files.get("side-info", ())],
@@ -241,7 +243,8 @@ class Steps:
             values = {**self.values(pp), "bitstream": str(bitstream),
                       "side_info": str(side[item]) if item in side else "",
                       "output": str(output), "submission": str(self.m.root), "item": item}
-            argv = fill_template(list(self.m.decoder.argv), values, what="decoder command")
+            argv = fill_template(list(self.m.decoder.argv_for("images")), values,
+                                 what="decoder command")
             log = work / "logs" / f"{item}.log"
             run = run_process(argv, timeout_s=self.m.decoder.timeout_s, workdir=work, log_path=log)
             wall, cpu, peak = wall + run.wall_s, cpu + run.cpu_s, max(peak, run.peak_rss_mb)

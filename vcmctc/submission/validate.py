@@ -192,10 +192,13 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
             plan.add("error", None, None, f"reported_classes: {cls!r} is not a class of edition "
                                           f"{edition.id} ({', '.join(edition.classes)})")
     if manifest.decoder is not None:
-        try:
-            check_template(manifest.decoder.argv, DECODER_PLACEHOLDERS, what="decoder argv")
-        except UserError as exc:
-            plan.add("error", None, None, str(exc))
+        for name, argv in (("argv", manifest.decoder.argv),
+                           ("image_argv", manifest.decoder.image_argv)):
+            try:
+                if argv is not None:
+                    check_template(argv, DECODER_PLACEHOLDERS, what=f"decoder {name}")
+            except UserError as exc:
+                plan.add("error", None, None, str(exc))
 
     # Sequences: known, not repeated, all present.
     for name in manifest.sequences():
