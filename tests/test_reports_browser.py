@@ -55,18 +55,17 @@ def test_dom_has_every_curve_with_its_points(html_file, tmp_path):
     dom = proc.stdout
     results = load_results(FIXTURE)
     # one plot per sequence + one per pooled class curve, each an <svg> the browser parsed
-    n_plots = len(results["sequences"]) + sum(1 for c in results["classes"] if c.get("curve"))
+    n_plots = len(results.sequences) + sum(1 for c in results.classes if c.curve)
     assert dom.count('<svg xmlns="http://www.w3.org/2000/svg" class="rp-plot"') == n_plots
     paths = re.findall(r'<figure id="plot-([^"]+)">.*?</figure>', dom, flags=re.S)
     assert len(paths) == n_plots
     expected = {}
-    for s in results["sequences"]:
-        seq = s["sequence"]
-        test = [p for p in results["points"] if p["sequence"] == seq and p["status"] == "ok"]
-        expected[seq] = {"anchor": len(results["anchor"]["points"][seq]), "test": len(test)}
-    for c in results["classes"]:
-        if c.get("curve"):
-            expected[f"class-{c['class']}"] = {"test": len(c["curve"])}
+    for s in results.sequences:
+        test = [p for p in results.points_of(s.name) if p.status == "ok"]
+        expected[s.name] = {"anchor": len(results.anchor.points[s.name]), "test": len(test)}
+    for c in results.classes:
+        if c.curve:
+            expected[f"class-{c.name}"] = {"test": len(c.curve)}
     for name, counts in expected.items():
         figure = re.search(rf'<figure id="plot-{re.escape(name)}">(.*?)</figure>', dom, re.S)
         assert figure, name
