@@ -250,7 +250,10 @@ def _cav_scale(metric: str | None, final: bool, choice: str) -> float:
         return float(choice)
     if final:
         return 1.0
-    return 100.0 if metric == "mota" or (metric or "").startswith("oid-") else 1.0
+    from vcmctc.families import family_name
+
+    # CompressAI-Vision's MOT and Open Images evaluators report 0-1, the COCO ones percent
+    return 100.0 if metric and family_name(metric) in ("tracking", "openimages") else 1.0
 
 
 def cav_default_metric(edition_metric: str | None) -> str | None:
