@@ -131,7 +131,8 @@ def test_rows_without_bd_fail_a_complete_run(cli, home, tmp_path):
     pts = tmp_path / "pts.csv"
     rows = [(s, qp, 1000 / (i + 1), 60 - 4 * i)
             for s, qps in (("SynthStreet", (32, 37, 42, 47)), ("SynthPark", (32, 37, 42, 47)),
-                           ("SynthCrossing", (32, 37, 42, 47))) for i, qp in enumerate(qps)]
+                           ("SynthCrossing", (32, 37, 42, 47)), ("SynthImages", (32, 37, 42, 47)),
+                           ("SynthDance", (22, 27, 32, 37))) for i, qp in enumerate(qps)]
     pts.write_text("sequence,qp,rate,metric\n" + "".join(f"{s},{q},{r},{m}\n" for s, q, r, m in rows))
     anchor_pts = tmp_path / "anchor.csv"
     anchor_pts.write_text("sequence,qp,rate,metric\n" + "".join(

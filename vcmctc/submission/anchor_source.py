@@ -42,7 +42,13 @@ def load_anchor_source(name: str | Path, edition, root: Path | None = None) -> A
             path = (root / path).resolve()
         if not path.is_file():
             raise UserError("anchor results file not found", file=path)
-        return _from_results(path, str(name))
+        inside = root is not None and Path(root).resolve() in path.resolve().parents
+        src = _from_results(path, str(name))
+        # named as the file it is, never as the codec it claims: a results file is the
+        # submitter's, not an anchor of the bundled or the user store
+        src.id = (f"results file {name}{' (shipped in the submission)' if inside else ''} "
+                  f"@{src.sha256[:8]}")
+        return src
     from vcmctc.ctc.anchors import anchor_table, load_anchor
 
     anchor = load_anchor(name)
@@ -79,6 +85,6 @@ def _from_results(path: Path, source: str) -> AnchorSource:
     curves = {c.name: c.curve for c in results.classes if c.rule == "pooled" and c.curve}
     codec = str(results.submission.get("codec", "?"))
     return AnchorSource(
-        id=f"results of {codec}", codec=codec, edition=str(results.edition.get("id", "?")),
+        id=f"results of {codec}", codec=f"{codec} (as its results file says)", edition=str(results.edition.get("id", "?")),
         kind="results", source=source, sha256=file_sha256(path), points=points,
         class_curves=curves)

@@ -8,6 +8,7 @@ exist, sizes match and every required sequence is there is :mod:`vcmctc.submissi
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,10 +133,41 @@ def _unknown(data: dict, allowed: set[str], path: Path, where: str) -> None:
         raise UserError(f"unknown field(s) {', '.join(hints)}", file=path, where=where)
 
 
-def _number(value: Any, path: Path, where: str, name: str) -> float:
+MAX_TIMEOUT_S = 7 * 24 * 3600.0   # a week: anything longer is a typo (and overflows timers)
+
+
+def _number(value: Any, path: Path, where: str, name: str, *, minimum: float | None = None,
+            positive: bool = False, maximum: float | None = None) -> float:
+    """A finite number (never NaN, inf, or an integer too large for a float) in range."""
     _need(isinstance(value, (int, float)) and not isinstance(value, bool), path, where,
-          f"field {name!r}: expected a number, got {value!r}")
-    return float(value)
+          f"field {name!r}: expected a number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    _need(math.isfinite(number), path, where, f"field {name!r}: {_show(value)} is not a finite number")
+    if positive and number <= 0:
+        raise UserError(f"field {name!r}: {number:g} must be positive", file=path, where=where)
+    if minimum is not None and number < minimum:
+        raise UserError(f"field {name!r}: {number:g} must be >= {minimum:g}", file=path,
+                        where=where)
+    if maximum is not None and number > maximum:
+        raise UserError(f"field {name!r}: {number:g} must be <= {maximum:g}", file=path,
+                        where=where)
+    return number
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _time(value: Any, path: Path, where: str, name: str) -> float:
+    return _number(value, path, where, name, minimum=0.0)
+
+
+def _timeout(value: Any, path: Path, where: str) -> float:
+    return _number(value, path, where, "timeout_s", positive=True, maximum=MAX_TIMEOUT_S)
 
 
 def _paths(value: Any, path: Path, where: str, name: str) -> tuple[str, ...]:
@@ -160,17 +192,21 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
     _unknown(raw, POINT_FIELDS, path, where)
     qp = raw.get("qp")
     if qp is not None:
-        _need(isinstance(qp, int) and not isinstance(qp, bool), path, where,
-              f"field 'qp': expected an integer, got {qp!r}")
+        _need(isinstance(qp, int) and not isinstance(qp, bool) and -64 <= qp <= 255, path, where,
+              f"field 'qp': expected an integer QP (-64..255), got {_show(qp)}")
     label = raw.get("label")
-    _need(label is None or isinstance(label, (str, int)), path, where, "field 'label': expected text")
+    _need(label is None or (isinstance(label, (str, int)) and not isinstance(label, bool)
+                            and len(str(label)) <= 100), path, where,
+          "field 'label': expected a short text")
     _need(qp is not None or label is not None, path, where, "needs 'qp' or 'label'")
     label = str(label) if label is not None else f"qp{qp}"
     where = f"sequence {seq}, point {label}"
     reported = raw.get("reported") or {}
     _need(isinstance(reported, dict), path, where, "field 'reported': expected a mapping")
     _unknown(reported, REPORTED_FIELDS, path, f"{where}, reported")
-    reported = {k: _number(v, path, where, f"reported.{k}") for k, v in reported.items()}
+    reported = {k: _number(v, path, where, f"reported.{k}", positive=k == "rate",
+                           minimum=0.0 if k.endswith("_s") else None)
+                for k, v in reported.items()}
     logs = raw.get("logs") or {}
     _need(isinstance(logs, dict), path, where, "field 'logs': expected a mapping encoder/decoder -> path")
     _unknown(logs, LOG_FIELDS, path, f"{where}, logs")
@@ -179,7 +215,8 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
     complexity = raw.get("complexity") or {}
     _need(isinstance(complexity, dict), path, where,
           "field 'complexity': expected a mapping component -> kMAC/pixel")
-    complexity = {str(k): _number(v, path, where, f"complexity.{k}") for k, v in complexity.items()}
+    complexity = {str(k): _number(v, path, where, f"complexity.{k}", minimum=0.0)
+                  for k, v in complexity.items()}
     md5 = raw.get("decoded_md5")
     if md5 is not None:
         _need(isinstance(md5, str) and len(md5) == 32 and all(c in "0123456789abcdef" for c in md5.lower()),
@@ -193,8 +230,8 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
         side_info=_paths(raw.get("side_info"), path, where, "side_info"),
         decoded=raw.get("decoded"), decoded_md5=md5.lower() if md5 else None,
         task_output=raw.get("task_output"), reported=reported,
-        enc_time_s=_number(raw["enc_time_s"], path, where, "enc_time_s") if "enc_time_s" in raw else None,
-        dec_time_s=_number(raw["dec_time_s"], path, where, "dec_time_s") if "dec_time_s" in raw else None,
+        enc_time_s=_time(raw["enc_time_s"], path, where, "enc_time_s") if "enc_time_s" in raw else None,
+        dec_time_s=_time(raw["dec_time_s"], path, where, "dec_time_s") if "dec_time_s" in raw else None,
         logs=dict(logs), complexity=complexity,
     )
 
@@ -222,6 +259,9 @@ def load_manifest(folder: str | Path) -> Manifest:
     for key in ("codec", "edition"):
         _need(isinstance(data.get(key), str) and data[key], path, "top level",
               f"field {key!r}: expected a non-empty string")
+    for key in ("anchor", "track", "scenario", "description", "contact"):
+        _need(data.get(key) is None or (isinstance(data[key], str) and data[key]), path,
+              "top level", f"field {key!r}: expected a non-empty string, got {_show(data.get(key))}")
 
     decoder = None
     if data.get("decoder") is not None:
@@ -229,7 +269,7 @@ def load_manifest(folder: str | Path) -> Manifest:
         _need(isinstance(raw, dict), path, "decoder", "expected a mapping with 'argv'")
         _unknown(raw, DECODER_FIELDS, path, "decoder")
         decoder = DecoderSpec(argv=_argv(raw.get("argv"), path, "decoder"),
-                              timeout_s=_number(raw.get("timeout_s", 3600), path, "decoder", "timeout_s"),
+                              timeout_s=_timeout(raw.get("timeout_s", 3600), path, "decoder"),
                               image_argv=(_argv(raw["image_argv"], path, "decoder.image_argv")
                                           if raw.get("image_argv") is not None else None))
     raw_task = data.get("task") or {}
@@ -237,10 +277,15 @@ def load_manifest(folder: str | Path) -> Manifest:
     _unknown(raw_task, TASK_FIELDS, path, "task")
     adapter = raw_task.get("adapter", "provided")
     _need(isinstance(adapter, str), path, "task", "field 'adapter': expected a name")
+    for key in ("config", "weights"):
+        _need(raw_task.get(key) is None or (isinstance(raw_task[key], str) and raw_task[key]),
+              path, "task", f"field {key!r}: expected a path")
+    _need(isinstance(raw_task.get("options") or {}, dict), path, "task",
+          "field 'options': expected a mapping")
     task = TaskSpec(
         adapter=adapter,
         argv=_argv(raw_task["argv"], path, "task") if "argv" in raw_task else (),
-        timeout_s=_number(raw_task.get("timeout_s", 3600), path, "task", "timeout_s"),
+        timeout_s=_timeout(raw_task.get("timeout_s", 3600), path, "task"),
         config=raw_task.get("config"), weights=raw_task.get("weights"),
         options=dict(raw_task.get("options") or {}),
     )
@@ -269,7 +314,8 @@ def load_manifest(folder: str | Path) -> Manifest:
             _need(isinstance(raw, dict), path, f"{where}[{i}]", "expected a mapping")
             _unknown(raw, CLASS_POINT_FIELDS, path, f"{where}[{i}]")
             classes[str(cls)].append({"label": str(raw.get("label", i)),
-                                      "rate": _number(raw.get("rate"), path, where, "rate"),
+                                      "rate": _number(raw.get("rate"), path, where, "rate",
+                                                      positive=True),
                                       "metric": _number(raw.get("metric"), path, where, "metric")})
     return Manifest(
         root=root, path=path, codec=data["codec"], edition=data["edition"],

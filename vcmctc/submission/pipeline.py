@@ -33,7 +33,7 @@ from vcmctc.results.aggregate import class_row, overall_row, sequence_row, weake
 from vcmctc.results.model import SCHEMA, AnchorInfo, CurvePoint, PointResult, Results, Row
 from vcmctc.submission.cache import Cache, file_sha256, hash_json
 from vcmctc.submission.manifest import load_manifest
-from vcmctc.submission.validate import Plan, PlannedPoint, validate
+from vcmctc.submission.validate import Plan, PlannedPoint, edition_origin, validate
 
 if TYPE_CHECKING:
     from vcmctc.submission.steps import Measured, Steps
@@ -368,7 +368,8 @@ def signature(plan: Plan, outcomes: list[Outcome], steps: "Steps") -> dict[str, 
     gt = steps.gts.digests()
     sig = {
         "vcmctc": __version__, "python": platform.python_version(),
-        "edition": ed.id, "edition_hash": ed.hash, "scenario": plan.scenario,
+        "edition": ed.id, "edition_hash": ed.hash, "edition_origin": edition_origin(ed),
+        "scenario": plan.scenario,
         "anchor": anchor.id if anchor else None, "anchor_kind": anchor.kind if anchor else None,
         "anchor_sha256": anchor.sha256[:16] if anchor else None,
         "bd_method": bd.method, "bd_policy": bd.policy, "bd_min_points": bd.min_points,
@@ -384,7 +385,8 @@ def signature(plan: Plan, outcomes: list[Outcome], steps: "Steps") -> dict[str, 
 
 
 def signature_line(sig: dict[str, Any]) -> str:
-    parts = [f"edition:{sig['edition']}@{sig['edition_hash'][:8]}",
+    parts = [f"edition:{sig['edition']}@{sig['edition_hash'][:8]}"
+             + (" (user file)" if sig.get("edition_origin") == "user" else ""),
              f"anchor:{sig.get('anchor')}" + (f"@{sig['anchor_sha256'][:8]}"
                                               if sig.get("anchor_sha256") else ""),
              f"bd:{sig['bd_method']}/{sig['bd_policy']}/min{sig['bd_min_points']}",

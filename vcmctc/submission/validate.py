@@ -170,6 +170,7 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
     if level not in LEVELS:
         raise UserError(f"unknown evidence level {level!r} (known: {', '.join(LEVELS)})")
     edition = load_edition(manifest.edition)
+    _check_edition_origin(edition, manifest)
     anchor = (load_anchor_source(manifest.anchor, edition, manifest.root)
               if manifest.anchor and use_anchor else None)
     scenario = manifest.scenario or edition.default_scenario
@@ -197,8 +198,16 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
             try:
                 if argv is not None:
                     check_template(argv, DECODER_PLACEHOLDERS, what=f"decoder {name}")
+                    _try_fill(argv, DECODER_PLACEHOLDERS, f"decoder {name}")
             except UserError as exc:
                 plan.add("error", None, None, str(exc))
+    if manifest.task.argv:
+        from vcmctc.adapters.command import PLACEHOLDERS
+
+        try:
+            _try_fill(manifest.task.argv, (*PLACEHOLDERS, "submission"), "task argv")
+        except UserError as exc:
+            plan.add("error", None, None, str(exc))
 
     # Sequences: known, not repeated, all present.
     for name in manifest.sequences():
@@ -225,6 +234,36 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
         if problem:
             plan.add("error", None, None, f"task: {problem}")
     return plan
+
+
+# What a placeholder holds when a template is filled (numbers for sizes, text for paths), so a
+# format spec that cannot apply ("{width:zz}", "{output:d}") is found before anything runs.
+_SAMPLE = {"width": 416, "height": 240, "frames": 33, "bit_depth": 8, "fps": 30.0, "qp": 32,
+           "first_frame": 0}
+
+
+def _try_fill(argv, names, what: str) -> None:
+    from vcmctc.runner import fill_template
+
+    fill_template(list(argv), {n: _SAMPLE.get(n, "x") for n in names}, what=what)
+
+
+def edition_origin(edition) -> str:
+    """``bundled`` for an edition of the package's cfg/, else ``user``."""
+    from vcmctc.paths import cfg_dir
+
+    bundled = cfg_dir().resolve()
+    return "bundled" if bundled in Path(edition.files[0]).resolve().parents else "user"
+
+
+def _check_edition_origin(edition, manifest: Manifest) -> None:
+    """A bundled id names only the bundled edition: a file elsewhere may not take it."""
+    from vcmctc.ctc.editions import list_editions
+
+    if edition_origin(edition) == "user" and edition.id in list_editions():
+        raise UserError(f"edition file {manifest.edition} uses the id {edition.id!r} of a bundled "
+                        "edition; a bundled id names only the bundled edition: give yours its "
+                        "own id", file=manifest.path)
 
 
 def _level(plan: Plan, seq: "Sequence", p: Point) -> str | None:
@@ -306,6 +345,12 @@ def _plan_point(plan: Plan, seq: "Sequence", p: Point, check_md5: bool) -> Plann
                      f"{seq.rate_unit} of the files by more than 0.5%", kind="rate")
     elif "rate" in p.reported:
         rate, source = p.reported["rate"], "reported"
+    if "metric" in p.reported and seq.metric:
+        from vcmctc.families import metric_def
+
+        problem = metric_def(seq.metric).check(p.reported["metric"])
+        if problem:
+            plan.add("error", seq.id, p.label, f"reported metric: {problem}", kind="quality")
     if "decoded" in files:
         _check_decoded(plan, seq, p, files["decoded"][0], check_md5=check_md5)
     if level == "outputs" and "task-output" in files:
