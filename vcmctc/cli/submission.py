@@ -12,6 +12,7 @@ import typer
 from vcmctc.cli import app
 from vcmctc.cli._common import OutputFormat, print_json
 from vcmctc.cli._table import render
+from vcmctc.errors import UserError
 from vcmctc.evaluators.coco import DEFAULT_BACKEND
 
 
@@ -115,6 +116,10 @@ def evaluate_cmd(
         typer.echo("vcmctc: interrupted; finished steps are cached, run the same command again "
                    "to resume", err=True)
         raise typer.Exit(130)
+    except OSError as exc:   # a full, read-only or vanished disk: one line, work kept
+        where = exc.filename or "the output folder"
+        raise UserError(f"cannot write {where}: {exc.strerror or exc}; finished steps are kept "
+                        "in the cache: fix the disk and run the same command again") from None
     typer.echo(summary_table(results))
     typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
     failed = [p for p in results.points if p.status != "ok"]

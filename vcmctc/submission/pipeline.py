@@ -17,6 +17,7 @@ docs/results.md) is written once, atomically, at the end.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -98,6 +99,31 @@ def output_folder(out: Path | None, root: Path) -> Path:
                 raise UserError(f"{os.path.join(folder, name)} is a symbolic link inside the "
                                 "output folder; vcmctc does not write through links")
     return out
+
+
+@contextlib.contextmanager
+def output_lock(out: Path, *, shared: bool = False):
+    """Hold the output folder for this run: a second run on it is refused with who holds it
+    (``shared`` locks let shard runs of one evaluation share the folder, never a plain run)."""
+    import fcntl
+    import socket
+
+    path = out / ".vcmctc-lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "another run"
+            raise UserError(f"the output folder {out} is in use by {holder}; wait for it or "
+                            "give another --out") from None
+        if not shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (f"vcmctc pid {os.getpid()} on {socket.gethostname()} since "
+                           f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n").encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------
@@ -501,10 +527,11 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
     if plan.errors(options.allow_incomplete):
         raise ValidationFailed(plan)
     out = output_folder(options.out, manifest.root)
-    results, run = run_plan(plan, options, out)
-    results.run = {"wall_s": time.perf_counter() - started, **run}
-    path = out / "results.json"
-    write_results(results, path)
+    with output_lock(out):
+        results, run = run_plan(plan, options, out)
+        results.run = {"wall_s": time.perf_counter() - started, **run}
+        path = out / "results.json"
+        write_results(results, path)
     return results, path
 
 
