@@ -123,11 +123,12 @@ def _csv_table(columns: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_csv(results: "Results") -> Tables:
-    """Tidy CSV tables: ``points`` (one row per rate point, the anchor's point of the same QP
+def tidy_tables(results: "Results") -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The tidy tables (name -> (columns, rows)) the CSV report writes and the Python API turns
+    into DataFrames: ``points`` (one row per rate point, the anchor's point of the same QP
     beside it), ``sequences``, ``classes``, ``overall`` (one row per BD row, the same columns in
-    the three) and ``meta`` (signature and provenance as field,value). Numbers are the stored
-    ones at full precision; a missing number is an empty field and ``status`` says why."""
+    the three) and ``meta`` (signature and provenance as field, value). Values are the stored
+    ones (None where missing: ``status`` says why)."""
     from vcmctc.reports.model import build_report
 
     r = build_report(results)
@@ -150,11 +151,18 @@ def render_csv(results: "Results") -> Tables:
 
     meta = [["signature", r.signature_line], *[[f"signature.{k}", v] for k, v in r.signature],
             *[[k, v] for k, v in r.provenance]]
-    return Tables(points=_csv_table(POINT_COLUMNS, points),
-                  sequences=_csv_table(ROW_COLUMNS, [row(b) for b in r.sequences]),
-                  classes=_csv_table(ROW_COLUMNS, [row(b) for b in r.classes]),
-                  overall=_csv_table(ROW_COLUMNS, [row(r.overall)] if r.overall else []),
-                  meta=_csv_table(["field", "value"], meta))
+    return {"points": (POINT_COLUMNS, points),
+            "sequences": (ROW_COLUMNS, [row(b) for b in r.sequences]),
+            "classes": (ROW_COLUMNS, [row(b) for b in r.classes]),
+            "overall": (ROW_COLUMNS, [row(r.overall)] if r.overall else []),
+            "meta": (["field", "value"], meta)}
+
+
+def render_csv(results: "Results") -> Tables:
+    """The tidy tables of :func:`tidy_tables` as CSV: numbers at full precision, a missing
+    number an empty field."""
+    return Tables({name: _csv_table(cols, rows)
+                   for name, (cols, rows) in tidy_tables(results).items()})
 
 
 def table_path(out: Path, name: str) -> Path:
