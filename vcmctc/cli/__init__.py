@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "vcmctc.cli.demo",
     "vcmctc.cli.submission",
     "vcmctc.cli.report",
+    "vcmctc.cli.crosscheck",
     "vcmctc.cli.tables",
     "vcmctc.cli.bdrate",
     "vcmctc.cli.score",
