@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from vcmctc.cli import app
+from vcmctc.cli import app, log
 from vcmctc.cli._common import OutputFormat, print_json
 from vcmctc.errors import UserError
 
@@ -69,6 +69,7 @@ def report_cmd(
         return
     for path in write_report_files(data, name, out):
         typer.echo(f"wrote {path} ({name})", err=True)
+        log.debug("report %s written from %s", path, results)
 
 
 @app.command("check")
@@ -82,7 +83,8 @@ def check_cmd(
                                      help="Allowed metric difference, metric units (0-100)."),
     allow_missing: bool = typer.Option(False, "--allow-missing",
                                        help="Points missing on either side do not fail the check."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
+                                     help="Output format of the check."),
 ) -> None:
     """Regression check: do the results reproduce reference numbers? Exit 1 if not."""
     from vcmctc.reports.check import check, csv_rows, format_text, reference_points
@@ -108,7 +110,8 @@ def check_cmd(
 @app.command("compare")
 def compare_cmd(
     results: List[Path] = typer.Argument(..., help="Two or more results.json of one edition."),
-    fmt: CompareFormat = typer.Option(CompareFormat.text, "--format", "-f"),
+    fmt: CompareFormat = typer.Option(CompareFormat.text, "--format", "-f",
+                                      help="Output format of the comparison."),
 ) -> None:
     """Submissions side by side: BD-rate against each anchor, and between each pair."""
     from vcmctc.reports.compare import compare, format_markdown, format_text, load_named

@@ -22,6 +22,11 @@ class Level(str, enum.Enum):
     decoded = "decoded"
 
 
+class EvaluateFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
 class Timing(str, enum.Enum):
     parallel = "parallel"
     isolated = "isolated"
@@ -56,7 +61,8 @@ def validate_cmd(
     allow_incomplete: bool = typer.Option(False, help="Missing sequences/points are not errors."),
     no_md5: bool = typer.Option(False, "--no-md5", help="Skip md5 checks of decoded files."),
     level: Level = typer.Option(Level.best, help="Evidence level the evaluation will use."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
+                                     help="Output format of the findings."),
 ) -> None:
     """Check a submission's conformance before any heavy work; exit 1 on an error."""
     from vcmctc.submission.manifest import load_manifest
@@ -88,11 +94,19 @@ def evaluate_cmd(
                                 "pycocotools (the reference)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    fmt: EvaluateFormat = typer.Option(EvaluateFormat.text, "--format", "-f",
+                                       help="text: the summary table; json: a machine-readable "
+                                            "summary on stdout (progress stays on stderr)."),
 ) -> None:
     """Evaluate a submission: validate, decode, task network, score, rate, BD-rate -> results.json."""
+    from vcmctc.cli import log
     from vcmctc.submission.pipeline import Options, ValidationFailed, evaluate
 
-    progress = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    def progress(line: str) -> None:
+        log.debug(line)
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
     opts = Options(out=out, data_root=data_root, jobs=jobs, level=level.value,
                    allow_incomplete=allow_incomplete, timing=timing.value, coco_backend=backend,
                    use_cache=not no_cache, progress=progress)
@@ -109,8 +123,13 @@ def evaluate_cmd(
         typer.echo("vcmctc: interrupted; finished steps are cached, run the same command again "
                    "to resume", err=True)
         raise typer.Exit(130)
-    typer.echo(summary_table(results))
-    typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
+    if fmt is EvaluateFormat.json:
+        from vcmctc.cli._common import evaluation_summary
+
+        print_json(evaluation_summary(results, path))
+    else:
+        typer.echo(summary_table(results))
+        typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
     failed = [p for p in results.points if p.status != "ok"]
     if failed:
         typer.echo(f"vcmctc: {len(failed)} rate point(s) failed: "
@@ -160,7 +179,7 @@ def import_cmd(
                                             "CompressAI-Vision summary.csv / final_*.csv, or a "
                                             "folder of summary.csv."),
     folder: Path = typer.Argument(..., help="Submission folder to write."),
-    edition: str = typer.Option(..., "--edition", "-e"),
+    edition: str = typer.Option(..., "--edition", "-e", help="CTC edition id."),
     codec: str = typer.Option(..., help="Codec name for the submission."),
     anchor: Optional[str] = typer.Option(None, help="Anchor id for the submission."),
     source_format: ImportFrom = typer.Option(ImportFrom.auto, "--from",
