@@ -89,6 +89,8 @@ def test_tampered_copy_disagrees_and_names_what(runs, cli, tmp_path):
     assert f"{SEQ} qp{high}: rate " in text and f"{SEQ} qp{high}: metric " in text
     assert f"{SEQ} qp{low}" not in text
     md = (tmp_path / "cc.md").read_text()
+    for path in (str(tmp_path), str(root)):      # no folder of this machine in the reports
+        assert path not in md and path not in json.dumps(report)
     assert "| Verdict | DISAGREE" in md and f"{SEQ} qp{high}: bitstream hash differs" in md
     assert "## Per rate point" in md and "## Per sequence" in md and "## Environments" in md
     html = (tmp_path / "cc.html").read_text()

@@ -38,6 +38,18 @@ SUFFIXES = {".md": "md", ".html": "html", ".htm": "html", ".xlsx": "xlsx", ".jso
             ".txt": "text"}
 
 
+def shown(path: Path) -> str:
+    """A path as the report names it: relative to the working folder when it lies under it,
+    else its last two parts (a report names no folder of the machine it was made on)."""
+    import os
+
+    full = Path(os.path.abspath(path))
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(Path(*full.parts[-2:]))
+
+
 @app.command("crosscheck")
 def crosscheck_cmd(
     proponent: Path = typer.Argument(..., help="The proponent's results.json."),
@@ -110,10 +122,10 @@ def crosscheck_cmd(
             print_findings(exc.plan.findings)
             raise UserError(f"{len(exc.plan.errors(allow_incomplete))} validation error(s); "
                             "nothing evaluated", file=crosschecker) from None
-        cross_name = f"{crosschecker} (evaluated now: {path})"
+        cross_name = f"{shown(crosschecker)} (evaluated now: {shown(path)})"
     else:
-        results, cross_name = load_results(crosschecker), str(crosschecker)
-    report = crosscheck(prop, results, names=(str(proponent), cross_name),
+        results, cross_name = load_results(crosschecker), shown(crosschecker)
+    report = crosscheck(prop, results, names=(shown(proponent), cross_name),
                         tol_rate_pct=tol_rate, tol_metric=tol_metric, tol_bd=tol_bd)
     data = {"text": lambda: format_text(report) + "\n", "md": lambda: render_markdown(report),
             "html": lambda: render_html(report), "xlsx": lambda: render_xlsx(report),
