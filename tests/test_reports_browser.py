@@ -61,7 +61,7 @@ def test_dom_has_every_curve_with_its_points(html_file, tmp_path):
     assert len(paths) == n_plots
     expected = {}
     for s in results.sequences:
-        test = [p for p in results.points_of(s.name) if p.status == "ok"]
+        test = [p for p in results.points_of(s.name) if p.ok]
         expected[s.name] = {"anchor": len(results.anchor.points[s.name]), "test": len(test)}
     for c in results.classes:
         if c.curve:
@@ -79,6 +79,38 @@ def test_dom_has_every_curve_with_its_points(html_file, tmp_path):
             markers = re.findall(rf'class="marker {css}"', figure.group(1))
             assert len(markers) == n
         assert "log scale" in figure.group(1)
+
+
+LAYOUT_PROBE = """<script>
+const figs = [...document.querySelectorAll("figure")];
+const lefts = new Set(figs.map(f => Math.round(f.getBoundingClientRect().left)));
+let cut = 0;
+for (const svg of document.querySelectorAll("svg.rp-plot")) {
+  const width = svg.viewBox.baseVal.width;
+  for (const t of svg.querySelectorAll("text.legend-text")) {
+    const box = t.getBBox();
+    if (box.x + box.width > width + 0.5) cut += 1;
+  }
+}
+document.body.setAttribute("data-columns", lefts.size);
+document.body.setAttribute("data-legends-cut", cut);
+</script>"""
+
+
+@pytest.mark.parametrize("width,columns", [(1300, 3), (900, 2)])
+def test_plots_fill_the_columns_and_legends_are_whole(tmp_path, width, columns):
+    """Measured by the browser's layout: at 1300 px the plots use three columns (two at 900),
+    and no legend text runs past its plot (a long codec name included)."""
+    results = load_results(FIXTURE)
+    results.submission["codec"] = "A rather long codec name, v2.1 (learned, multi-task)"
+    html = render(results, "html").replace("</body>", LAYOUT_PROBE + "</body>")
+    page = tmp_path / "probe.html"
+    page.write_text(html, encoding="utf-8")
+    proc = _run(tmp_path, f"--window-size={width},2000", "--dump-dom", page.as_uri())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    body = re.search(r"<body([^>]*)>", proc.stdout).group(1)
+    assert f'data-columns="{columns}"' in body, body
+    assert 'data-legends-cut="0"' in body, body
 
 
 def _png_pixels(path: Path):

@@ -8,7 +8,10 @@ stderr and exit code 2: users never see a traceback for bad input.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -19,7 +22,8 @@ app = typer.Typer(
     name="vcmctc",
     help="Evaluation and conformance toolkit for MPEG VCM / FCM common test conditions.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,   # --install-completion / --show-completion (bash, zsh, fish, ...)
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -29,6 +33,7 @@ COMMAND_MODULES = [
     "vcmctc.cli.demo",
     "vcmctc.cli.submission",
     "vcmctc.cli.report",
+    "vcmctc.cli.crosscheck",
     "vcmctc.cli.tables",
     "vcmctc.cli.anchors",
     "vcmctc.cli.bdrate",
@@ -45,12 +50,50 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+log = logging.getLogger("vcmctc")
+_HANDLER_TAG = "_vcmctc_cli"
+
+
+def setup_logging(verbose: bool = False, log_file: Path | None = None) -> None:
+    """The ``vcmctc`` logger: ``--verbose`` shows debug messages on stderr (else warnings
+    only); ``--log-file`` appends every message, with time stamps, to a file. Handlers of an
+    earlier call (the CLI run in-process again) are replaced."""
+    for handler in [h for h in log.handlers if getattr(h, _HANDLER_TAG, False)]:
+        log.removeHandler(handler)
+        handler.close()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("vcmctc: %(message)s"))
+    handlers: list[logging.Handler] = [console]
+    if log_file is not None:
+        try:
+            file_handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write the log file ({exc.strerror})", file=log_file) from None
+        file_handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(file_handler)
+    for handler in handlers:
+        setattr(handler, _HANDLER_TAG, True)
+        log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
+    verbose: bool = typer.Option(False, "--verbose", "-v",
+                                 help="Show debug messages (files read and written, steps) on "
+                                      "stderr."),
+    log_file: Optional[Path] = typer.Option(
+        None, "--log-file", help="Append every message (debug level, time-stamped) to this "
+        "file, whatever --verbose says."),
 ) -> None:
     """Evaluation and conformance toolkit for MPEG VCM / FCM common test conditions."""
+    setup_logging(verbose, log_file)
+    log.debug("vcmctc %s: %s", __version__, " ".join(sys.argv[1:]) or "(in-process)")
 
 
 for _name in COMMAND_MODULES:
@@ -63,11 +106,22 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="vcmctc")
     except SystemExit as exc:  # normal end of a command, usage errors (2), typer.Exit(code)
         code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        code = code if isinstance(code, int) else (0 if code is None else 1)
     except UserError as exc:
         print(f"vcmctc: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        _log_only(logging.ERROR, f"error: {exc}")
+        code = exc.exit_code
+    else:
+        code = 0
+    _log_only(logging.DEBUG, f"exit code {code}")
+    return code
+
+
+def _log_only(level: int, message: str) -> None:
+    """To the log file only (the console already showed it, or need not)."""
+    for handler in log.handlers:
+        if isinstance(handler, logging.FileHandler) and getattr(handler, _HANDLER_TAG, False):
+            handler.handle(log.makeRecord(log.name, level, __file__, 0, message, None, None))
 
 
 def entry() -> None:  # console script

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from vcmctc.cli import app
+from vcmctc.cli import app, log
 from vcmctc.cli._common import OutputFormat, print_json
 from vcmctc.errors import UserError
 
@@ -22,6 +22,14 @@ class ReportFormat(str, enum.Enum):
     md = "md"
     html = "html"
     latex = "latex"
+
+
+class CsvTable(str, enum.Enum):
+    points = "points"
+    sequences = "sequences"
+    classes = "classes"
+    overall = "overall"
+    meta = "meta"
 
 
 class CompareFormat(str, enum.Enum):
@@ -35,22 +43,33 @@ def report_cmd(
     results: Path = typer.Argument(..., help="results.json written by 'vcmctc evaluate'."),
     fmt: Optional[ReportFormat] = typer.Option(
         None, "--format", "-f", help="Report format (default: from the -o suffix, else md)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
-                                       help="Output file (default: stdout; xlsx needs a file)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output file (default: stdout; xlsx needs a file; csv writes "
+        "one file per table: -o r.csv gives r.points.csv, r.sequences.csv, r.classes.csv, "
+        "r.overall.csv, r.meta.csv). Its suffix must be a report format's."),
+    table: Optional[CsvTable] = typer.Option(
+        None, "--table", help="csv on stdout: the one table to print."),
 ) -> None:
     """Render a report from a saved results.json (numbers are never recomputed)."""
     from vcmctc.results.model import load_results
-    from vcmctc.reports.render import BINARY, format_for, render, write_report
+    from vcmctc.reports.render import BINARY, MULTI, format_for, render, write_report_files
 
-    data = load_results(results)
     name = format_for(fmt.value if fmt else None, out)
+    if table is not None and (name not in MULTI or out is not None):
+        raise UserError("--table prints one csv table on stdout: use it with -f csv and no -o")
+    data = load_results(results)
     if out is None:
         if name in BINARY:
             raise UserError(f"the {name} format is binary: give an output file with -o FILE")
-        sys.stdout.write(render(data, name))
+        if name in MULTI and table is None:
+            raise UserError(f"the {name} report has several tables: give -o FILE.csv (one file "
+                            "per table) or --table NAME")
+        text = render(data, name)
+        sys.stdout.write(text[table.value] if table is not None else text)
         return
-    write_report(data, name, out)
-    typer.echo(f"wrote {out} ({name})", err=True)
+    for path in write_report_files(data, name, out):
+        typer.echo(f"wrote {path} ({name})", err=True)
+        log.debug("report %s written from %s", path, results)
 
 
 @app.command("check")
@@ -64,7 +83,8 @@ def check_cmd(
                                      help="Allowed metric difference, metric units (0-100)."),
     allow_missing: bool = typer.Option(False, "--allow-missing",
                                        help="Points missing on either side do not fail the check."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
+                                     help="Output format of the check."),
 ) -> None:
     """Regression check: do the results reproduce reference numbers? Exit 1 if not."""
     from vcmctc.reports.check import check, csv_rows, format_text, reference_points
@@ -90,7 +110,8 @@ def check_cmd(
 @app.command("compare")
 def compare_cmd(
     results: List[Path] = typer.Argument(..., help="Two or more results.json of one edition."),
-    fmt: CompareFormat = typer.Option(CompareFormat.text, "--format", "-f"),
+    fmt: CompareFormat = typer.Option(CompareFormat.text, "--format", "-f",
+                                      help="Output format of the comparison."),
 ) -> None:
     """Submissions side by side: BD-rate against each anchor, and between each pair."""
     from vcmctc.reports.compare import compare, format_markdown, format_text, load_named

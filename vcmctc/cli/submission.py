@@ -23,6 +23,11 @@ class Level(str, enum.Enum):
     decoded = "decoded"
 
 
+class EvaluateFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
 class Timing(str, enum.Enum):
     parallel = "parallel"
     isolated = "isolated"
@@ -60,7 +65,8 @@ def validate_cmd(
     allow_incomplete: bool = typer.Option(False, help="Missing sequences/points are not errors."),
     no_md5: bool = typer.Option(False, "--no-md5", help="Skip md5 checks of decoded files."),
     level: Level = typer.Option(Level.best, help="Evidence level the evaluation will use."),
-    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
+                                     help="Output format of the findings."),
 ) -> None:
     """Check a submission's conformance before any heavy work; exit 1 on an error."""
     from vcmctc.submission.manifest import load_manifest
@@ -95,11 +101,19 @@ def evaluate_cmd(
                                    "BD-rates (without it, a row left without a BD-rate makes "
                                    "the command exit 1)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    fmt: EvaluateFormat = typer.Option(EvaluateFormat.text, "--format", "-f",
+                                       help="text: the summary table; json: a machine-readable "
+                                            "summary on stdout (progress stays on stderr)."),
 ) -> None:
     """Evaluate a submission: validate, decode, task network, score, rate, BD-rate -> results.json."""
+    from vcmctc.cli import log
     from vcmctc.submission.pipeline import Options, ValidationFailed, evaluate
 
-    progress = None if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    def progress(line: str) -> None:
+        log.debug(line)
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
     opts = Options(out=out, data_root=data_root, jobs=jobs, level=level.value,
                    allow_incomplete=allow_incomplete, timing=timing.value, coco_backend=backend,
                    use_cache=not no_cache, use_anchor=not no_anchor, progress=progress)
@@ -120,8 +134,13 @@ def evaluate_cmd(
         where = exc.filename or "the output folder"
         raise UserError(f"cannot write {where}: {exc.strerror or exc}; finished steps are kept "
                         "in the cache: fix the disk and run the same command again") from None
-    typer.echo(summary_table(results))
-    typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
+    if fmt is EvaluateFormat.json:
+        from vcmctc.cli._common import evaluation_summary
+
+        print_json(evaluation_summary(results, path))
+    else:
+        typer.echo(summary_table(results))
+        typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
     failed = [p for p in results.points if p.status != "ok"]
     if failed:
         typer.echo(f"vcmctc: {len(failed)} rate point(s) failed: "
@@ -192,7 +211,7 @@ def import_cmd(
                                             "CompressAI-Vision summary.csv / final_*.csv, or a "
                                             "folder of summary.csv."),
     folder: Path = typer.Argument(..., help="Submission folder to write."),
-    edition: str = typer.Option(..., "--edition", "-e"),
+    edition: str = typer.Option(..., "--edition", "-e", help="CTC edition id."),
     codec: str = typer.Option(..., help="Codec name for the submission."),
     anchor: Optional[str] = typer.Option(None, help="Anchor id for the submission."),
     source_format: ImportFrom = typer.Option(ImportFrom.auto, "--from",

@@ -146,6 +146,26 @@ class BDRow:
     fallback_label: str = ""
     note: str = ""
     warnings: list[str] = field(default_factory=list)
+    metric_id: str | None = None
+    metric_label: str = ""
+    flag: str = ""             # why the row is marked (status not ok, or a partial number)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flag)
+
+
+@dataclass
+class Block:
+    """One task block (one metric, as one sheet of the MPEG reporting templates): each sequence's
+    BD row with its rate points, and each class row with its pooled curve points (anchor, test)
+    paired by rank."""
+
+    metric_id: str | None
+    label: str
+    rate_unit: str
+    sequences: list[tuple[BDRow, list[PointRow]]]
+    classes: list[tuple[BDRow, list[tuple[tuple[float, float] | None, tuple[float, float] | None]]]]
 
 
 @dataclass
@@ -198,6 +218,9 @@ class Report:
     findings: list[dict[str, Any]]
     curves: list[Curve]
     class_curves: list[Curve]
+    anchor_name: str = ""
+    metrics_text: str = ""
+    blocks: list[Block] = field(default_factory=list)
 
     @property
     def bd_rows(self) -> list[BDRow]:
@@ -331,6 +354,7 @@ def _bd_row(row: Row, hib: bool) -> BDRow:
                      f"{', '.join(row.members) if row.members else 'nothing'}")
     if fallback is None and row.bd_rate is None:
         fallback, label = _partial(row)
+    metric_label = metric_info(row.metric_id)[0] if row.metric_id else "mixed"
     return BDRow(
         kind=row.kind, name=row.name, cls=row.cls or "", evidence=row.evidence or "",
         optional=row.optional, status=row.status,
@@ -341,7 +365,57 @@ def _bd_row(row: Row, hib: bool) -> BDRow:
         points=f"{row.points_ok}/{row.points}" if row.kind == "sequence" else "",
         overlap=_overlap(row), fallback=fallback, fallback_label=label,
         note="; ".join(notes), warnings=list(row.warnings),
+        metric_id=row.metric_id, metric_label=metric_label, flag=row_flag(row),
     )
+
+
+FLAG_MARK = "\u26a0"   # the sign that marks a row whose number is not a plain CTC number
+FLAG_LEGEND = (f"{FLAG_MARK} marks a row whose status is not ok (e.g. low-overlap, partial, "
+               "too-few-points) or that carries a partial number: read its status and note "
+               "before quoting it.")
+
+
+def row_flag(row: Row) -> str:
+    """Why a row is marked: its status when not ``ok``, else ``partial`` when it carries a number
+    over only some members; empty for a plain CTC number."""
+    if row.status != "ok":
+        return row.status
+    if row.partial_bd_rate is not None:
+        return "partial"
+    return ""
+
+
+def anchor_name(anchor) -> str:
+    """The anchor's id, with its codec only when the id does not already say it."""
+    if anchor is None:
+        return "no anchor"
+    if not anchor.codec or anchor.codec in anchor.id:
+        return anchor.id
+    return f"{anchor.id} ({anchor.codec})"
+
+
+def _blocks(results: Results, points: list[PointRow], seq_rows: list[BDRow],
+            class_rows: list[BDRow]) -> list[Block]:
+    """Task blocks in the order their metrics first appear."""
+    order: dict[str | None, Block] = {}
+    for row, seq in zip(seq_rows, results.sequences):
+        block = order.get(row.metric_id)
+        if block is None:
+            block = order[row.metric_id] = Block(row.metric_id, row.metric_label,
+                                                 seq.rate_unit or "", [], [])
+        block.sequences.append((row, [p for p in points if p.sequence == row.name]))
+    for row, cls in zip(class_rows, results.classes):
+        block = order.get(row.metric_id)
+        if block is None:   # a class whose members mix metrics: a block of its own
+            block = order[row.metric_id] = Block(row.metric_id, row.metric_label,
+                                                 cls.rate_unit or "", [], [])
+        anchor = sorted((c.rate, c.metric) for c in cls.anchor_curve or [])
+        test = sorted((c.rate, c.metric) for c in cls.curve or [])
+        n = max(len(anchor), len(test))
+        pairs = [(anchor[k] if k < len(anchor) else None, test[k] if k < len(test) else None)
+                 for k in range(n)]
+        block.classes.append((row, pairs))
+    return list(order.values())
 
 
 def _curve(row: Row, title: str, anchor, test, note: str = "") -> Curve:
@@ -395,6 +469,7 @@ def build_report(results: Results) -> Report:
     class_rows = [_bd_row(c, metric_info(c.metric_id)[1]) for c in results.classes]
     overall = _bd_row(results.overall, hib_all)
     overall.evidence = evidence
+    aname = anchor_name(anchor)
     curves, class_curves = _curves(results)
 
     complete = sub.get("complete")
@@ -403,7 +478,8 @@ def build_report(results: Results) -> Report:
         ("Submission", str(sub.get("codec", "?"))),
         ("Edition", f"{ed.get('id', '?')}: {ed.get('title', '')}".rstrip(": ")),
         ("Track / scenario", f"{ed.get('track', '?')} / {ed.get('scenario', '?')}"),
-        ("Anchor", f"{anchor.id} ({anchor.codec})" if anchor else "none"),
+        ("Anchor", aname if anchor else "none"),
+        ("Metrics", ", ".join(f"{label} ({mid})" for mid, label, _ in metrics) or "none"),
         ("BD-rate", f"{sig.get('bd_method', '?')} interpolation, policy {sig.get('bd_policy', '?')}, "
                     f"at least {sig.get('bd_min_points', '?')} points"),
         ("Class rows", str(agg.get("class_rows", sig.get("class_rows", "?")))),
@@ -447,4 +523,7 @@ def build_report(results: Results) -> Report:
         mixed_metrics=len(labels) > 1, metrics=metrics,
         points=points, sequences=seq_rows, classes=class_rows, overall=overall,
         findings=list(results.findings), curves=curves, class_curves=class_curves,
+        anchor_name=aname,
+        metrics_text=", ".join(f"{label} ({mid})" for mid, label, _ in metrics),
+        blocks=_blocks(results, points, seq_rows, class_rows),
     )

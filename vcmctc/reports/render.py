@@ -24,6 +24,7 @@ FORMATS.register("xlsx", "vcmctc.reports.xlsx:render_xlsx")
 SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".tex": "latex",
             ".csv": "csv", ".xlsx": "xlsx"}
 BINARY = {"xlsx"}
+MULTI = {"csv"}   # several tables: one file each (or one table on stdout with --table)
 
 ANCHOR_COLOR, TEST_COLOR = "#1f5fa8", "#c0392b"
 
@@ -41,10 +42,16 @@ def tex(value: Any) -> str:
     return "$-$" + text[1:] if _NUMBER.match(text) else text
 
 
+_MD_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def md(value: Any) -> str:
-    """Escape text for a Markdown table cell."""
-    return (str(value).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
-            .replace(">", "&gt;").replace("\n", " "))
+    """Escape text for a Markdown table cell. A ``<`` stays a ``<`` (``(< 75%)`` reads as it
+    is), except where it could open an HTML tag: there it is backslash-escaped (``\\<beta>``),
+    which CommonMark shows as ``<beta>``; entities such as ``&lt;`` would be shown literally by
+    many Markdown viewers and in the source."""
+    text = str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _MD_TAG.sub(r"\\<", text)
 
 
 def csvq(value: Any) -> str:
@@ -76,7 +83,14 @@ def _render(template: str, results: "Results", *, autoescape: bool = False, **ex
     from vcmctc.reports.model import build_report
 
     report = build_report(results)
-    return _env(autoescape).get_template(template).render(r=report, version=__version__, **extra)
+    return _env(autoescape).get_template(template).render(r=report, version=__version__,
+                                                          **_marks(), **extra)
+
+
+def _marks() -> dict[str, str]:
+    from vcmctc.reports.model import FLAG_LEGEND, FLAG_MARK
+
+    return {"mark": FLAG_MARK, "legend": FLAG_LEGEND}
 
 
 def render_markdown(results: "Results") -> str:
@@ -87,8 +101,74 @@ def render_latex(results: "Results") -> str:
     return _render("report.tex.j2", results)
 
 
-def render_csv(results: "Results") -> str:
-    return _render("report.csv.j2", results)
+CSV_TABLES = ("points", "sequences", "classes", "overall", "meta")
+POINT_COLUMNS = ["sequence", "class", "qp", "label", "evidence", "status", "metric_id",
+                 "metric_label", "rate_unit", "rate", "metric", "enc_time_s", "dec_time_s",
+                 "time_s", "anchor_rate", "anchor_metric", "anchor_enc_time_s",
+                 "anchor_dec_time_s", "anchor_time_s", "in_submission", "in_anchor",
+                 "rate_source", "metric_source", "bits_total", "message"]
+ROW_COLUMNS = ["kind", "name", "class", "optional", "rule", "members", "evidence", "metric_id",
+               "metric_label", "points", "points_ok", "bd_rate", "bd_metric", "status", "flagged",
+               "overlap_pct", "enc_time_ratio", "dec_time_ratio", "time_ratio",
+               "fallback_bd_rate", "note"]
+
+
+class Tables(dict):
+    """A report made of several tables (name -> CSV text), written as one file per table."""
+
+
+def _csv_table(columns: list[str], rows: list[list[Any]]) -> str:
+    lines = [",".join(columns)]
+    lines += [",".join(csvq(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def tidy_tables(results: "Results") -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The tidy tables (name -> (columns, rows)) the CSV report writes and the Python API turns
+    into DataFrames: ``points`` (one row per rate point, the anchor's point of the same QP
+    beside it), ``sequences``, ``classes``, ``overall`` (one row per BD row, the same columns in
+    the three) and ``meta`` (signature and provenance as field, value). Values are the stored
+    ones (None where missing: ``status`` says why)."""
+    from vcmctc.reports.model import build_report
+
+    r = build_report(results)
+    points = [[p.sequence, p.cls, p.qp, p.label, p.evidence, p.status, p.metric_name,
+               p.metric_label, p.rate_unit, p.rate.value, p.metric.value, p.enc.value,
+               p.dec.value, p.total.value, p.anchor_rate.value, p.anchor_metric.value,
+               p.anchor_enc.value, p.anchor_dec.value, p.anchor_total.value, p.in_test,
+               p.in_anchor, p.rate_source, p.metric_source, p.bits_total, p.message]
+              for p in r.points]
+
+    def row(b) -> list[Any]:
+        note = "; ".join(x for x in [b.note, b.fallback_label, *b.warnings] if x)
+        ok, total = (int(n) for n in b.points.split("/")) if b.points else (None, None)
+        return [b.kind, b.name, b.cls, b.optional, b.rule or "curve", " ".join(b.members),
+                b.evidence, b.metric_id, b.metric_label, total, ok, b.bd_rate.value,
+                b.bd_metric.value, b.status, b.flagged,
+                b.overlap.value if b.overlap is not None else None, b.enc_ratio.value,
+                b.dec_ratio.value, b.time_ratio.value,
+                b.fallback.value if b.fallback is not None else None, note]
+
+    meta = [["signature", r.signature_line], *[[f"signature.{k}", v] for k, v in r.signature],
+            *[[k, v] for k, v in r.provenance]]
+    return {"points": (POINT_COLUMNS, points),
+            "sequences": (ROW_COLUMNS, [row(b) for b in r.sequences]),
+            "classes": (ROW_COLUMNS, [row(b) for b in r.classes]),
+            "overall": (ROW_COLUMNS, [row(r.overall)] if r.overall else []),
+            "meta": (["field", "value"], meta)}
+
+
+def render_csv(results: "Results") -> Tables:
+    """The tidy tables of :func:`tidy_tables` as CSV: numbers at full precision, a missing
+    number an empty field."""
+    return Tables({name: _csv_table(cols, rows)
+                   for name, (cols, rows) in tidy_tables(results).items()})
+
+
+def table_path(out: Path, name: str) -> Path:
+    """``out.csv`` -> ``out.NAME.csv`` (also for ``out`` without a suffix)."""
+    stem = out.name[:-len(out.suffix)] if out.suffix.lower() == ".csv" else out.name
+    return out.with_name(f"{stem}.{name}.csv")
 
 
 def render_html(results: "Results") -> str:
@@ -113,30 +193,47 @@ def render_html(results: "Results") -> str:
 
     return _env(True).get_template("report.html.j2").render(
         r=report, version=__version__, plots=plots, anchor_color=ANCHOR_COLOR,
-        test_color=TEST_COLOR)
+        test_color=TEST_COLOR, **_marks())
 
 
 def format_for(fmt: str | None, out: Path | None) -> str:
-    """The format named, or the one implied by the output file's suffix, or Markdown."""
+    """The format named, or the one the output file's suffix implies, or Markdown (stdout).
+    An output file whose suffix is not a report format's is refused (``report -o x.pdf`` must
+    not write Markdown into x.pdf); with ``fmt`` given, the suffix must agree with it."""
+    from vcmctc.errors import UserError
+
+    known = ", ".join(sorted(SUFFIXES))
+    if out is not None and out.suffix.lower() not in SUFFIXES:
+        what = f"suffix {out.suffix!r}" if out.suffix else "no suffix"
+        raise UserError(f"{out.name}: {what} is not a report format (known: {known})")
+    implied = SUFFIXES[out.suffix.lower()] if out is not None else None
     if fmt:
-        return FORMATS.check(fmt)
-    if out is not None and out.suffix.lower() in SUFFIXES:
-        return SUFFIXES[out.suffix.lower()]
-    return "md"
+        fmt = FORMATS.check(fmt)
+        if implied is not None and implied != fmt:
+            raise UserError(f"{out.name}: the suffix says {implied}, --format says {fmt}")
+        return fmt
+    return implied or "md"
 
 
-def render(results: "Results", fmt: str) -> str | bytes:
+def render(results: "Results", fmt: str) -> "str | bytes | Tables":
     return FORMATS.get(fmt)(results)
 
 
-def write_report(results: "Results", fmt: str, out: Path) -> Path:
-    """Render and write atomically (a temporary file renamed into place)."""
+def write_report_files(results: "Results", fmt: str, out: Path) -> list[Path]:
+    """Render and write atomically (temporary files renamed into place, with the permissions
+    the umask gives); a report of several tables (CSV) is one file per table."""
+    from vcmctc.submission.cache import atomic_write_bytes
+
     data = render(results, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data, encoding="utf-8", newline="")
-    tmp.replace(out)
-    return out
+    files = ({table_path(out, name): text for name, text in data.items()}
+             if isinstance(data, Tables) else {out: data})
+    for path, content in files.items():
+        atomic_write_bytes(path, content if isinstance(content, bytes)
+                           else content.encode("utf-8"))
+    return list(files)
+
+
+def write_report(results: "Results", fmt: str, out: Path) -> Path:
+    """:func:`write_report_files`, returning the first file (the points table of a CSV)."""
+    return write_report_files(results, fmt, out)[0]

@@ -22,7 +22,9 @@ class Series:
 
 
 WIDTH, HEIGHT = 440, 300
-MARGIN = {"left": 58, "right": 16, "top": 44, "bottom": 46}
+MARGIN = {"left": 58, "right": 16, "top": 62, "bottom": 46}
+LEGEND_ROW = 14        # one legend row per series, under the title, above the plot area
+CHAR_W = 6.2           # width of one legend character at 11 px (sans-serif, generous)
 
 
 def nice_step(span: float, target: int = 5) -> float:
@@ -133,7 +135,7 @@ def rp_plot(series: list[Series], *, title: str, x_label: str, y_label: str,
                f'text-anchor="middle">{escape(x_label)}</text>')
     out.append(f'<text class="ylabel" x="14" y="{(y0 + y1) / 2:.2f}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(y0 + y1) / 2:.2f})">{escape(y_label)}</text>')
-    out.append(f'<text class="plot-title" x="{x0}" y="{y1 - 26}">{escape(title)}</text>')
+    out.append(f'<text class="plot-title" x="{x0}" y="16">{escape(title)}</text>')
 
     # curves
     for s in series:
@@ -151,17 +153,21 @@ def rp_plot(series: list[Series], *, title: str, x_label: str, y_label: str,
                 out.append(f'<circle class="marker {s.css}" cx="{x:.2f}" cy="{y:.2f}" r="3.5" '
                            f'fill="{s.color}"/>')
 
-    # legend: one row in the top margin, under the title (never over the data)
-    lx, ly = x0, y1 - 8
+    # legend: one row per series in the top margin, under the title (never over the data), the
+    # whole name unless it is wider than the plot (then it is shortened and the full name is
+    # the row's tooltip)
+    lx, ly = x0, 16 + LEGEND_ROW
+    fits = int((width - MARGIN["right"] - lx - 22) / CHAR_W)
     for s in [s for s in series if s.points]:
-        name = s.name if len(s.name) <= 26 else s.name[:25] + "\u2026"
+        name = s.name if len(s.name) <= fits else s.name[:fits - 1] + "\u2026"
         out.append(f'<line class="legend-line {s.css}" x1="{lx}" y1="{ly - 4}" x2="{lx + 18}" '
                    f'y2="{ly - 4}" stroke="{s.color}" stroke-width="2"/>')
         if s.marker == "square":
             out.append(f'<rect x="{lx + 5.5}" y="{ly - 7.5}" width="7" height="7" fill="{s.color}"/>')
         else:
             out.append(f'<circle cx="{lx + 9}" cy="{ly - 4}" r="3.5" fill="{s.color}"/>')
-        out.append(f'<text class="legend-text" x="{lx + 22}" y="{ly}">{escape(name)}</text>')
-        lx += 34 + 6 * len(name)
+        out.append(f'<text class="legend-text" x="{lx + 22}" y="{ly}">{escape(name)}'
+                   f'<title>{escape(s.name)}</title></text>')
+        ly += LEGEND_ROW
     out.append("</svg>")
     return "\n".join(out)

@@ -529,7 +529,10 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
     out = output_folder(options.out, manifest.root)
     with output_lock(out):
         results, run = run_plan(plan, options, out)
-        results.run = {"wall_s": time.perf_counter() - started, **run}
+        from vcmctc.runinfo import run_record
+
+        results.run = {"wall_s": time.perf_counter() - started, **run,
+                       **run_record(results.signature)}
         path = out / "results.json"
         write_results(results, path)
     return results, path
