@@ -313,3 +313,41 @@ def test_fuzzed_manifests_never_give_a_traceback(cli, tmp_path):
         assert "Traceback" not in r.err and (r.code != 2 or one_line(r.err)), (n, r.err, text)
         codes[r.code] += 1
     assert all(v > 0 for v in codes.values()), codes
+
+
+# ---------------------------------------------------------------------------------------------
+# reports: what a submission names is shown, never run or parsed
+
+def test_hostile_names_in_reports(cli, world):
+    """A codec named like a spreadsheet formula stays text in xlsx and CSV; a backtick in a
+    name cannot break the Markdown code span of the signature; a newline cannot end the LaTeX
+    comment; HTML escapes everything."""
+    import openpyxl
+
+    tmp, edition, sub = world
+    anchor = sub / "we`ird.json"
+    anchor_sub = tmp / "a-sub"
+    anchor_sub.mkdir()
+    write(anchor_sub, base_manifest(edition))
+    assert cli("evaluate", anchor_sub, "--out", tmp / "a", "-q", "--no-anchor").code == 0
+    anchor.write_bytes((tmp / "a" / "results.json").read_bytes())
+    m = {**base_manifest(edition), "codec": '=HYPERLINK("http://evil","x")', "anchor": anchor.name,
+         "description": "line one\n\\end{document} <script>alert(1)</script>"}
+    write(sub, m)
+    assert cli("evaluate", sub, "--out", tmp / "o", "-q").code == 0
+    res = tmp / "o" / "results.json"
+    assert cli("report", res, "-o", tmp / "r.xlsx").code == 0
+    wb = openpyxl.load_workbook(tmp / "r.xlsx")
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells and all(c.data_type == "s" for c in cells)
+    assert cli("report", res, "-o", tmp / "r.csv").code == 0
+    text = "".join(p.read_text() for p in tmp.glob("r.*.csv"))
+    assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text and '"=HYPERLINK' not in text
+    md = cli("report", res, "-f", "md").out
+    sig = next(line for line in md.splitlines() if line.startswith("Signature: "))
+    assert sig.startswith("Signature: ``") and sig.endswith("``") and "we`ird" in sig
+    tex = cli("report", res, "-f", "latex").out
+    assert "\n\\end{document} <script>" not in tex
+    html = cli("report", res, "-f", "html").out
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html

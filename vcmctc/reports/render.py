@@ -54,8 +54,28 @@ def md(value: Any) -> str:
     return _MD_TAG.sub(r"\\<", text)
 
 
+def mdcode(value: Any) -> str:
+    """A Markdown code span of ``value`` that no backtick inside it can close early (the fence
+    is one backtick longer than the longest run inside), on one line."""
+    text = " ".join(str(value).splitlines())
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def oneline(value: Any) -> str:
+    """``value`` on one line (for a LaTeX comment, where a newline would end the comment)."""
+    return " ".join(str(value).splitlines())
+
+
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csvq(value: Any) -> str:
-    """One CSV field: None is empty, floats are written exactly (repr), text is quoted if needed."""
+    """One CSV field: None is empty, floats are written exactly (repr), text is quoted if needed;
+    text a spreadsheet would run as a formula gets a leading apostrophe."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -63,6 +83,8 @@ def csvq(value: Any) -> str:
     if isinstance(value, float):
         return repr(value) if value == value else ""
     text = str(value)
+    if not isinstance(value, int) and text.startswith(FORMULA_START):
+        text = "'" + text
     if any(c in text for c in ',"\n\r') or text != text.strip():
         return '"' + text.replace('"', '""') + '"'
     return text
@@ -74,7 +96,7 @@ def _env(autoescape: bool):
     env = Environment(loader=PackageLoader("vcmctc.reports", "templates"),
                       autoescape=autoescape, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True, undefined=StrictUndefined)
-    env.filters.update(tex=tex, md=md, csvq=csvq)
+    env.filters.update(tex=tex, md=md, csvq=csvq, mdcode=mdcode, oneline=oneline)
     return env
 
 

@@ -43,6 +43,14 @@ HEAD_FILL, CLASS_FILL, OVERALL_FILL = "DDE3EC", "F2F2F8", "E4E9F4"
 GOOD_FILL, BAD_FILL, FLAG_FILL = "E3F4E1", "FBE4E1", "FFF3CD"
 
 
+def _set_text_or_value(cell, value: Any) -> None:
+    """Store ``value``; text is always text, never a formula (a codec named ``=HYPERLINK(...)``
+    must not become a live formula in the MPEG table)."""
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"
+
+
 def _fmt(digits: int) -> str:
     return "0" if digits == 0 else "0." + "0" * digits
 
@@ -99,7 +107,7 @@ class _Sheet:
                 fill = fill or {"good": GOOD_FILL, "bad": BAD_FILL}.get(value.tone)
                 shown = value.text
         else:
-            cell.value = value
+            _set_text_or_value(cell, value)
             if number_format and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cell.number_format = number_format
             shown = "" if value is None else str(value)
@@ -128,7 +136,8 @@ class _Sheet:
     def text(self, row: int, text: str, last_col: int, *, size: float = 9, bold: bool = False,
              italic: bool = False) -> None:
         """A line of text over columns 1..last_col, wrapped."""
-        c = self.ws.cell(row=row, column=1, value=text)
+        c = self.ws.cell(row=row, column=1)
+        _set_text_or_value(c, text)
         c.font = self.Font(size=size, bold=bold, italic=italic, color="000000" if bold else "404040")
         c.alignment = self.Alignment(vertical="top", wrap_text=True)
         self.ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=last_col)
