@@ -81,7 +81,7 @@ class PointResult:
     enc_time_source: str | None
     dec_time_source: str | None
     dec_cpu_s: float | None
-    inputs: dict[str, list[dict[str, str]]]
+    inputs: dict[str, list[dict[str, Any]]]   # role -> [{path, sha256[, files]}]
     decode: StepRecord | None = None
     task: StepRecord | None = None
     other_times: dict[str, float] = field(default_factory=dict)   # e.g. nn_part_1_s (FCM)

@@ -62,6 +62,7 @@ def hash_json(obj: Any) -> str:
 
 
 _digests: dict[tuple, str] = {}
+_used: set[tuple] = set()   # the entries this process looked up or computed
 _digest_lock = threading.Lock()
 
 
@@ -73,6 +74,7 @@ def file_sha256(path: Path) -> str:
     key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     with _digest_lock:
         if key in _digests:
+            _used.add(key)
             return _digests[key]
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -81,6 +83,7 @@ def file_sha256(path: Path) -> str:
     digest = h.hexdigest()
     with _digest_lock:
         _digests[key] = digest
+        _used.add(key)
     return digest
 
 
@@ -173,6 +176,38 @@ class Cache:
         done = {"record": record, "mac": self._mac(stage, key, record)}
         atomic_write_text(folder / "done.json", json.dumps(done, indent=1))
         return record
+
+    def load_digests(self) -> int:
+        """Read the digests of earlier runs (``digests.json``, signed like every record) into the
+        process's memo; returns how many. A file's entry is keyed by device, inode, size,
+        mtime and ctime: any write changes its ctime, which no program can set back, so a
+        remembered digest is the file's. Entries that fail the signature are ignored."""
+        if not self.enabled:
+            return 0
+        try:
+            done = json.loads((self.root / "digests.json").read_text(encoding="utf-8"))
+            entries, mac = done["entries"], done["mac"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0
+        if not isinstance(mac, str) or not hmac.compare_digest(
+                mac, self._mac("digests", "", entries)):
+            return 0
+        loaded = 0
+        with _digest_lock:
+            for key, digest in entries:
+                if isinstance(key, list) and len(key) == 5 and isinstance(digest, str):
+                    _digests[tuple(key)] = digest
+                    loaded += 1
+        return loaded
+
+    def save_digests(self) -> None:
+        """Keep this process's file digests for the next run (see :meth:`load_digests`)."""
+        if not self.enabled:
+            return
+        with _digest_lock:   # only what this run used: the file does not grow run after run
+            entries = [[list(k), _digests[k]] for k in sorted(_used)]
+        done = {"entries": entries, "mac": self._mac("digests", "", entries)}
+        atomic_write_text(self.root / "digests.json", json.dumps(done, separators=(",", ":")))
 
     @staticmethod
     def file_digest(record: dict, name: str) -> str:

@@ -158,6 +158,26 @@ def _point_times(pp: PlannedPoint) -> dict[str, Any]:
     return out
 
 
+def _inputs(pp: PlannedPoint, root: Path) -> dict[str, list[dict[str, Any]]]:
+    """The files of a point with their SHA-256 by role; an image set's folder of bitstreams
+    is one entry (its tree digest and file count), not thousands."""
+    from vcmctc.submission.cache import tree_sha256
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for role, paths in pp.files.items():
+        files = [p for p in paths if p.is_file()]
+        folders = {p.parent for p in files}
+        if pp.seq.kind == "images" and role in ("bitstream", "side-info") and len(files) > 1 \
+                and len(folders) == 1:
+            folder = folders.pop()
+            out[role] = [{"path": str(folder.relative_to(root)),
+                          "sha256": tree_sha256(files, folder), "files": len(files)}]
+        else:
+            out[role] = [{"path": str(p.relative_to(root)), "sha256": file_sha256(p)}
+                         for p in files]
+    return out
+
+
 def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
     from vcmctc.families import metric_def
     from vcmctc.rate import bpp
@@ -261,9 +281,7 @@ def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
         enc_time_s=times["enc_time_s"], dec_time_s=times["dec_time_s"], time_s=times["time_s"],
         enc_time_source=times["enc_time_source"], dec_time_source=times["dec_time_source"],
         dec_cpu_s=decode.record.cpu_s if decode is not None and decode.path is not None else None,
-        inputs={role: [{"path": str(path.relative_to(root)), "sha256": file_sha256(path)}
-                       for path in paths if path.is_file()]
-                for role, paths in pp.files.items()},
+        inputs=_inputs(pp, root),
         decode=decode.record if decode is not None else None,
         task=task.record if task is not None else None,
         other_times={k: v for k, v in p.reported.items() if k.startswith("nn_part_")},
@@ -484,6 +502,7 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str
 
     data_root = Path(os.path.abspath(options.data_root)) if options.data_root else None
     cache = Cache(out / "cache", enabled=options.use_cache)
+    cache.load_digests()
     points = list(plan.points())
     total = sum({"reported": 0, "outputs": 1, "decoded": 3}[pp.level] for pp in points)
     progress = Progress(options.progress, total)
@@ -514,6 +533,7 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str
     else:
         outcomes = [run_point(pp, steps) for pp in points]
     results = assemble(plan, outcomes, steps, options)
+    cache.save_digests()
     return results, {"steps": total, "cached_steps": progress.cached}
 
 
