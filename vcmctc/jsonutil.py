@@ -1,8 +1,9 @@
-"""JSON output shared by the CLI and results files: numpy scalars become Python numbers, NaN and
-infinities become null (strict JSON), tuples and paths become lists and strings."""
+"""JSON output shared by the CLI and results files: dataclasses become objects, numpy scalars
+Python numbers, NaN and infinities null (strict JSON), tuples and paths lists and strings."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 
 
 def to_jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

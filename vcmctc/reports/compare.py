@@ -55,7 +55,7 @@ def pairwise(ref: "Results", test: "Results", settings) -> dict[str, Any]:
     import dataclasses
 
     from vcmctc.results.aggregate import class_row, overall_row, sequence_row
-    from vcmctc.results.model import _dump
+    from vcmctc.jsonutil import to_jsonable
 
     ref_rows = {r.name: r for r in ref.sequences}
     test_rows = {r.name: r for r in test.sequences}
@@ -90,7 +90,8 @@ def pairwise(ref: "Results", test: "Results", settings) -> dict[str, Any]:
     expected = [r.name for r in (seq_rows if overall_rule == "mean-of-sequences" else class_rows)
                 if not r.optional]
     overall = overall_row(overall_rule, seq_rows, class_rows, expected)
-    return {"sequences": _dump(seq_rows), "classes": _dump(class_rows), "overall": _dump(overall)}
+    return {"sequences": to_jsonable(seq_rows), "classes": to_jsonable(class_rows),
+            "overall": to_jsonable(overall)}
 
 
 def compare(named: list[tuple[str, "Results"]]) -> dict[str, Any]:

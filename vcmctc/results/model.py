@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from vcmctc.errors import UserError
+from vcmctc.jsonutil import to_jsonable
 
 SCHEMA = "vcmctc-results/2"
 SCHEMA_FAMILY = "vcmctc-results"
@@ -170,30 +170,14 @@ class Results:
         return [*self.sequences, *self.classes, self.overall]
 
     def to_dict(self) -> dict[str, Any]:
-        return _dump(self)
+        return to_jsonable(self)
 
 
 # ------------------------------------------------------------------------------------------
 # writing
 
-def _dump(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): _dump(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_dump(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def results_json(results: Results) -> str:
-    return json.dumps(_dump(results), indent=1, allow_nan=False)
+    return json.dumps(to_jsonable(results), indent=1, allow_nan=False)
 
 
 def write_results(results: Results, path: Path) -> None:

@@ -483,24 +483,19 @@ def read_vcmrs_logs(folder: Path, edition, *, log_qp: str = "index"
     return logs, warnings
 
 
-def attach_logs(rows: list[dict], logs: list[LogFile], folder: Path, log_root: Path
-                ) -> tuple[int, list[str]]:
-    """Copy the logs into ``folder/logs`` and reference them from their rows (sequence, QP)."""
-    index = {(str(r["sequence"]), int(r["qp"])): r for r in rows}
-    used, warnings = 0, []
-    for log in logs:
-        row = index.get((log.sequence, log.qp))
-        if row is None:
-            warnings.append(f"{log.path}: no rate point {log.sequence} QP {log.qp} in the source; "
-                            "log ignored")
-            continue
-        rel = Path("logs") / log.path.relative_to(log_root)
-        dest = folder / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log.path, dest)
-        row.setdefault("logs", {})[log.kind] = rel.as_posix()
-        used += 1
-    return used, warnings
+def attach_logs(rows: list[dict], folder: Path, log_root: Path) -> int:
+    """Copy the logs matched to rows (``_logs``, from :func:`rows_of_source`) into
+    ``folder/logs`` and reference them from their rows."""
+    used = 0
+    for row in rows:
+        for log in row.pop("_logs", []):
+            rel = Path("logs") / log.path.relative_to(log_root)
+            dest = folder / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log.path, dest)
+            row.setdefault("logs", {})[log.kind] = rel.as_posix()
+            used += 1
+    return used
 
 
 # ---------------------------------------------------------------------------------------------
@@ -562,11 +557,7 @@ def import_source(source: Path, folder: Path, *, codec: str, edition, anchor: st
     classes: dict[str, list[dict]] = {}
     rows, warnings = rows_of_source(source, ed, fmt=fmt, logs=logs, log_qp=log_qp, metric=metric,
                                     metric_scale=metric_scale, classes=classes)
-    n_logs = 0
-    if logs is not None:
-        found = [log for r in rows for log in r.pop("_logs", [])]
-        n_logs, attach_warnings = attach_logs(rows, found, folder, Path(logs))
-        warnings += attach_warnings
+    n_logs = attach_logs(rows, folder, Path(logs)) if logs is not None else 0
     text = manifest_from_points(rows, codec=codec, edition=ed, anchor=anchor,
                                 source=source.name
                                 + (f" with logs from {Path(logs).name}" if logs else ""),
