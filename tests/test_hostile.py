@@ -351,3 +351,24 @@ def test_hostile_names_in_reports(cli, world):
     assert "\n\\end{document} <script>" not in tex
     html = cli("report", res, "-f", "html").out
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_validate_with_data_root_finds_missing_ground_truth(cli, tmp_path):
+    """Outputs-level points need ground truth: validate --data-root says what is missing
+    before anything runs."""
+    edition = tmp_path / "hostile-ed.yaml"
+    edition.write_text(EDITION.replace('gt: "x/{id}"', 'gt: "x/{id}.json"'))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "o.json").write_text("[]")
+    m = base_manifest(edition)
+    for p in m["sequences"]["S1"]:
+        p["task_output"] = "o.json"
+    write(sub, m)
+    data = tmp_path / "data"
+    (data / "x").mkdir(parents=True)
+    r = cli("validate", sub, "--data-root", data)
+    assert r.code == 1 and "ground truth of sequence S1 not found" in r.out
+    assert "S2" not in r.out.split("ground truth")[0].splitlines()[-1]   # S2 is reported only
+    (data / "x" / "S1.json").write_text("{}")
+    assert cli("validate", sub, "--data-root", data).code == 0

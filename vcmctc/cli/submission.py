@@ -65,14 +65,19 @@ def validate_cmd(
     allow_incomplete: bool = typer.Option(False, help="Missing sequences/points are not errors."),
     no_md5: bool = typer.Option(False, "--no-md5", help="Skip md5 checks of decoded files."),
     level: Level = typer.Option(Level.best, help="Evidence level the evaluation will use."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Root of the "
+                                             "ground-truth data sets: check the ground truth the "
+                                             "evaluation will need is there."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
                                      help="Output format of the findings."),
 ) -> None:
     """Check a submission's conformance before any heavy work; exit 1 on an error."""
     from vcmctc.submission.manifest import load_manifest
-    from vcmctc.submission.validate import validate
+    from vcmctc.submission.validate import check_ground_truth, validate
 
     plan = validate(load_manifest(folder), level=level.value, check_md5=not no_md5)
+    if data_root is not None:
+        check_ground_truth(plan, data_root, check_md5=not no_md5)
     print_findings(plan.findings, fmt)
     errors = plan.errors(allow_incomplete)
     if fmt is not OutputFormat.json:

@@ -428,3 +428,26 @@ def _check_overlap(plan: Plan, seq: "Sequence", points: list[Point]) -> None:
                  f"reported quality range {min(metrics):g}..{max(metrics):g} does not overlap "
                  f"the anchor's {min(anchor_metrics):g}..{max(anchor_metrics):g}: no BD-rate "
                  "is possible", kind="quality")
+
+
+def check_ground_truth(plan: Plan, data_root: Path, *, check_md5: bool = True) -> None:
+    """Findings for the ground truth a run at the planned levels needs under ``data_root``:
+    present (the files its task family reads), before any decoder runs."""
+    from vcmctc.families import family_for
+    from vcmctc.families.base import gt_location
+
+    for seq_id, points in plan.sequences.items():
+        if not any(pp.level in ("outputs", "decoded") for pp in points):
+            continue
+        seq = plan.edition.sequences[seq_id]
+        try:
+            path = gt_location(seq, Path(data_root))
+            files = family_for(seq.metric).gt_files(seq, path)
+        except UserError as exc:
+            plan.add("error", seq_id, None, str(exc), kind="files")
+            continue
+        missing = [f for f in files if not f.is_file()]
+        if not files or missing:
+            plan.add("error", seq_id, None, "ground truth incomplete: "
+                     + (f"{missing[0]} missing" if missing else f"no file in {path}"),
+                     kind="files")
