@@ -8,7 +8,6 @@ attributes: ``vcmctc.evaluate``, ``vcmctc.load_results``, ``vcmctc.bd_rate``.
 from __future__ import annotations
 
 import importlib
-from typing import Any
 
 __version__ = "0.1.0"
 
@@ -17,7 +16,7 @@ _LAZY = {"evaluate": "vcmctc.api", "load_results": "vcmctc.api", "Results": "vcm
 __all__ = ["__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
