@@ -385,7 +385,7 @@ def test_report_errors_are_one_line(cli, tmp_path):
     assert r.code == 2 and "not a vcmctc results.json" in r.err
     bad.write_text('{"schema": "vcmctc-results/1",\n oops}')
     r = cli("report", bad)
-    assert r.code == 2 and f"{bad}:2: not valid JSON" in r.err
+    assert r.code == 2 and f"{bad}:2: invalid JSON" in r.err
     good = json.loads(FIXTURE.read_text())
     good["points"][3] = {"qp": 1}
     bad.write_text(json.dumps(good))

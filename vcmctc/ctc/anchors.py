@@ -121,8 +121,6 @@ def anchor_ids() -> dict[str, Path]:
 
 def load_anchor(name: str | Path) -> Anchor:
     """Load an anchor by id (bundled ``anchors/``) or by path to an ``anchor.yaml``."""
-    import yaml
-
     path = Path(name)
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):
         ids = anchor_ids()
@@ -131,12 +129,9 @@ def load_anchor(name: str | Path) -> Anchor:
             hint = f"; did you mean {', '.join(near)}?" if near else ""
             raise UserError(f"unknown anchor {str(name)!r}{hint} (known: {', '.join(ids)})")
         path = ids[str(name)]
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise UserError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,
-                        line=mark.line + 1 if mark else None) from None
+    from vcmctc.safeload import load_yaml
+
+    data: Any = load_yaml(path)   # limits: size, depth, no aliases, no duplicate keys
     if not isinstance(data, dict):
         raise UserError("expected a YAML mapping", file=path)
     extra = set(data) - ANCHOR_FIELDS

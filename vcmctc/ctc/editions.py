@@ -103,22 +103,29 @@ class Edition:
 # Reading and merging files
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+_PARSED: dict[tuple, Any] = {}  # (path, size, mtime, inode) -> parsed YAML, within a process
+
+
+def _parse_cached(path: Path) -> Any:
+    """The parsed YAML of a file (:func:`vcmctc.safeload.load_yaml`: size and depth limits,
+    no aliases, no duplicate keys), parsed once per process while the file is unchanged;
+    callers get their own copy."""
+    from vcmctc.safeload import load_yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        st = path.stat()
     except FileNotFoundError:
         raise UserError("file not found", file=path) from None
     except OSError as exc:
         raise UserError(f"cannot read: {exc.strerror}", file=path) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"invalid YAML: {problem}", file=path, line=line) from None
+    key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _PARSED:
+        _PARSED[key] = load_yaml(path)
+    return copy.deepcopy(_PARSED[key])
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = _parse_cached(path)
     if not isinstance(data, dict):
         raise UserError("expected a YAML mapping at the top level", file=path)
     _unknown_keys(str(path), data, TOP_FIELDS)
@@ -305,21 +312,37 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
     )
 
 
-def edition_paths(directory: Path | None = None) -> dict[str, Path]:
-    """Edition id -> file, for the non-abstract top-level ``*.yaml`` files of ``cfg/``."""
-    import yaml
+_INDEX: dict[tuple, dict[str, Path]] = {}  # (folder, its files' stats) -> edition id -> file
 
+
+def edition_paths(directory: Path | None = None) -> dict[str, Path]:
+    """Edition id -> file, for the non-abstract top-level ``*.yaml`` files of ``cfg/``. Built
+    once per process while the folder's files are unchanged (an unreadable file counts under
+    its file name)."""
     directory = directory or cfg_dir()
-    out: dict[str, Path] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    files = sorted(directory.glob("*.yaml"))
+    stamp = []
+    for path in files:
         try:
-            head = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
+            st = path.stat()
+            stamp.append((path.name, st.st_size, st.st_mtime_ns, st.st_ino))
+        except OSError:
+            stamp.append((path.name, None, None, None))
+    key = (str(directory.resolve()), tuple(stamp))
+    if key in _INDEX:
+        return dict(_INDEX[key])
+    out: dict[str, Path] = {}
+    for path in files:
+        try:
+            head = _parse_cached(path) or {}
+        except UserError:
             head = {}
         if isinstance(head, dict) and head.get("abstract"):
             continue
-        out[head.get("id", path.stem) if isinstance(head, dict) else path.stem] = path
-    return out
+        ed_id = head.get("id", path.stem) if isinstance(head, dict) else path.stem
+        out[ed_id if isinstance(ed_id, str) else path.stem] = path
+    _INDEX[key] = out
+    return dict(out)
 
 
 def list_editions() -> list[str]:

@@ -10,7 +10,6 @@ on with an ``AssertionError`` or ``KeyError`` (or, worse, silently mis-score), a
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -136,20 +135,11 @@ def _check_iou_type(iou_type: str) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file; a missing file or a syntax error is a UserError with file and line."""
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise UserError("file not found", file=path) from None
-    except IsADirectoryError:
-        raise UserError("is a directory, expected a JSON file", file=path) from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text ({exc.reason})", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON: {exc.msg} (column {exc.colno})", file=path,
-                        line=exc.lineno) from None
+    """Read a JSON file with :func:`vcmctc.safeload.load_json`'s limits (size, nesting depth,
+    duplicate keys); a missing file or a syntax error is a UserError with file and line."""
+    from vcmctc.safeload import load_json
+
+    return load_json(path)
 
 
 # --------------------------------------------------------------------------------------------

@@ -311,12 +311,6 @@ def load_results(path: str | Path) -> Results:
     path = Path(path)
     if not path.is_file():
         raise UserError("no such results file", file=path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UserError("not a UTF-8 text file", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"not valid JSON ({exc.msg})", file=path, line=exc.lineno) from None
-    except RecursionError:
-        raise UserError("JSON nested too deeply", file=path) from None
-    return results_from_dict(data, path)
+    from vcmctc.safeload import load_json
+
+    return results_from_dict(load_json(path), path)   # limits: size, depth, duplicate keys

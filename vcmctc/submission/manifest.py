@@ -240,6 +240,8 @@ def load_manifest(folder: str | Path) -> Manifest:
     """Parse ``folder/submission.yaml`` (or a manifest path); errors name file and field."""
     import yaml
 
+    from vcmctc.safeload import load_yaml
+
     folder = Path(folder)
     path = folder if folder.is_file() else folder / MANIFEST_NAME
     root = path.parent.resolve()
@@ -247,7 +249,7 @@ def load_manifest(folder: str | Path) -> Manifest:
         raise UserError(f"no {MANIFEST_NAME} here (run 'vcmctc init --edition ID {folder}' to "
                         "write a skeleton)", file=folder)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path)  # limits: size, depth, no aliases, no duplicate keys
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise UserError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", file=path,
