@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from vcmctc.errors import UserError
+from vcmctc.errors import UserError, one_line
 from vcmctc.media.yuv import YuvFormat, md5_of
 
 DECODE_STATUSES = ("ok", "failed", "timeout", "no-output", "wrong-size", "md5-mismatch")
@@ -104,6 +104,7 @@ class ProcessRun:
     cpu_s: float
     peak_rss_mb: float
     log: Path
+    max_file_bytes: int | None = None
 
 
 # The program is started by a tiny launcher (this code, run by a fresh ``python -I -S``), not
@@ -112,34 +113,244 @@ class ProcessRun:
 # from a large vcmctc process would report vcmctc's memory. The launcher forks (about 5 MB),
 # execs the program, wait4()s for it and reports its rusage on a pipe; being the real parent,
 # it can kill the program on timeout without any pid-reuse race.
+#
+# Containment (Linux): the launcher is a *child subreaper* (prctl PR_SET_CHILD_SUBREAPER), so a
+# descendant that double-forks or calls setsid() is re-parented to it instead of escaping; when
+# the program ends, times out, or the launcher is told to stop (SIGTERM from terminate_all, or
+# the parent-death signal when vcmctc itself dies, even by kill -9), it kills every process
+# below it, found through /proc, and reaps them. The program runs with a file-size limit
+# (RLIMIT_FSIZE) and its output goes through a pipe: the log keeps the first and the last
+# LOG_HEAD / LOG_TAIL bytes with a marker where it was cut.
 _LAUNCHER = r"""
-import json, os, signal, sys, time
-fd = int(sys.argv[1]); timeout = float(sys.argv[2]); argv = sys.argv[3:]
+import ctypes, json, os, resource, signal, sys, threading, time
+fd = int(sys.argv[1]); timeout = float(sys.argv[2]); head = int(sys.argv[3])
+tail = int(sys.argv[4]); fsize = int(sys.argv[5]); argv = sys.argv[6:]
 os.set_inheritable(fd, False)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(36, 1, 0, 0, 0)                      # PR_SET_CHILD_SUBREAPER
+libc.prctl(1, signal.SIGTERM, 0, 0, 0)          # PR_SET_PDEATHSIG: vcmctc died -> stop
 def report(**kw):
     os.write(fd, (json.dumps(kw) + "\n").encode())
+me = os.getpid()
+def descendants():
+    parent = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/" + name + "/stat", "rb") as f:
+                    st = f.read()
+                fields = st[st.rindex(b")") + 2:].split()
+                if fields[0] != b"Z":                   # a zombie is dead already
+                    parent[int(name)] = int(fields[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [me]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        todo += kids
+    return out
+def kill_tree():
+    for _ in range(50):
+        pids = descendants()
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.01)
+stopped = []
+def on_stop(signum, frame):
+    stopped.append(signum)
+    kill_tree()
+signal.signal(signal.SIGTERM, on_stop)
+signal.signal(signal.SIGINT, on_stop)
+if os.getppid() == 1:
+    os._exit(3)
+r, w = os.pipe()
 start = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     try:
+        os.close(r)
+        os.dup2(w, 1); os.dup2(w, 2); os.close(w)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL); signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if fsize > 0:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         os.execvp(argv[0], argv)
     except OSError as exc:
         report(exec_error=exc.errno, message=exc.strerror or str(exc))
     os._exit(127)
+os.close(w)
+cut = [0]
+def pump():
+    kept = bytearray(); last = bytearray(); out = sys.stdout.buffer
+    while True:
+        try:
+            chunk = os.read(r, 1 << 16)
+        except OSError:
+            break
+        if not chunk:
+            break
+        room = head - len(kept)
+        if room > 0:
+            kept += chunk[:room]; out.write(chunk[:room]); chunk = chunk[room:]
+        if chunk:
+            last += chunk
+            if len(last) > tail:
+                cut[0] += len(last) - tail
+                del last[:len(last) - tail]
+    if cut[0]:
+        out.write(b"\n[vcmctc: %d bytes of output cut here; the log keeps the first %d and the last %d]\n" % (cut[0], head, tail))
+    out.write(bytes(last)); out.flush()
+pumper = threading.Thread(target=pump, daemon=True)
+pumper.start()
 timed_out = []
 def on_alarm(signum, frame):
     timed_out.append(True)
-    os.kill(pid, signal.SIGKILL)
+    kill_tree()
 if timeout > 0:
     signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
-_, status, ru = os.wait4(pid, 0)
+while True:
+    try:
+        _, status, ru = os.wait4(pid, 0)
+        break
+    except InterruptedError:
+        continue
 end = time.perf_counter()
 signal.setitimer(signal.ITIMER_REAL, 0)
+left = descendants()
+kill_tree()
+while True:
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    except InterruptedError:
+        continue
+pumper.join(5)
 report(status=status, wall=end - start, utime=ru.ru_utime, stime=ru.ru_stime,
-       maxrss=ru.ru_maxrss, timed_out=bool(timed_out))
+       maxrss=ru.ru_maxrss, timed_out=bool(timed_out), stopped=bool(stopped), left=len(left))
 """
 _SAFETY_S = 10.0  # extra time given to the launcher itself before everything is killed
+
+#: The log of a program keeps this much of its start and of its end (bytes).
+LOG_HEAD = LOG_TAIL = 1 << 20
+#: Largest file a program may write unless told otherwise (a task output, a scratch file).
+DEFAULT_MAX_FILE_BYTES = 8 << 30
+#: Variables a program inherits (when set); HOME and TMPDIR point to its own folder instead.
+ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TZ", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+            "ROCR_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+SANDBOX_MODES = ("auto", "bwrap", "off")
+
+
+@dataclass(frozen=True)
+class Containment:
+    """How vcmctc confines a program it runs.
+
+    ``sandbox``: ``bwrap`` runs it in bubblewrap (the whole system and the submission read-only,
+    only its work folder writable, no network, its own pid namespace), ``off``
+    does not, ``auto`` takes bwrap when it works on this machine. ``pass_env``: variable names
+    passed on besides :data:`ENV_KEEP` (``--pass-env``). ``max_file_bytes``: the largest file
+    the program may write (RLIMIT_FSIZE); a decoder gets its expected output size plus a margin.
+    """
+
+    sandbox: str = "off"
+    pass_env: tuple[str, ...] = ()
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+    def __post_init__(self):
+        if self.sandbox not in SANDBOX_MODES:
+            raise UserError(f"unknown sandbox mode {self.sandbox!r} (known: "
+                            f"{', '.join(SANDBOX_MODES)})")
+
+    def resolved(self) -> "Containment":
+        """``auto`` made ``bwrap`` or ``off`` (see :func:`sandbox_status`)."""
+        if self.sandbox != "auto":
+            if self.sandbox == "bwrap" and not sandbox_status()[0]:
+                raise UserError(f"--sandbox bwrap: {sandbox_status()[1]}")
+            return self
+        return dataclasses.replace(self, sandbox="bwrap" if sandbox_status()[0] else "off")
+
+
+_SANDBOX: list[tuple[bool, str]] = []
+
+
+def sandbox_status() -> tuple[bool, str]:
+    """(usable, what): whether bubblewrap runs a program confined on this machine, and its
+    version or why not (probed once)."""
+    if not _SANDBOX:
+        import shutil
+
+        exe = shutil.which("bwrap")
+        if exe is None:
+            _SANDBOX.append((False, "bubblewrap (bwrap) is not installed"))
+        else:
+            try:
+                probe = subprocess.run([exe, *_bwrap_args(Path("/tmp")), "true"],
+                                       capture_output=True, timeout=20)
+                version = subprocess.run([exe, "--version"], capture_output=True, text=True,
+                                         timeout=20).stdout.strip()
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                _SANDBOX.append((False, f"bwrap does not run here ({exc})"))
+            else:
+                ok = probe.returncode == 0
+                why = probe.stderr.decode("utf-8", "replace").strip().splitlines()
+                _SANDBOX.append((ok, version if ok else
+                                 f"bwrap does not run here ({why[-1] if why else 'exit '}"
+                                 f"{'' if why else probe.returncode})"))
+    return _SANDBOX[0]
+
+
+def _bwrap_args(work: Path) -> list[str]:
+    work = str(Path(work).resolve())
+    return ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", work, work, "--dev-bind-try", "/dev/nvidiactl", "/dev/nvidiactl",
+            "--dev-bind-try", "/dev/nvidia-uvm", "/dev/nvidia-uvm",
+            "--dev-bind-try", "/dev/nvidia0", "/dev/nvidia0", "--dev-bind-try", "/dev/dri",
+            "/dev/dri", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
+            "--new-session", "--chdir", work]
+
+
+def program_env(workdir: Path, pass_env: Sequence[str] = ()) -> dict[str, str]:
+    """The environment of a program: :data:`ENV_KEEP`, ``LC_*`` and ``pass_env`` names that
+    are set, HOME and TMPDIR in its own folder; nothing else (no credentials, no tokens)."""
+    env = {k: v for k, v in os.environ.items()
+           if k in ENV_KEEP or k.startswith("LC_") or k in pass_env}
+    env.setdefault("PATH", os.defpath)
+    tmp = Path(workdir) / ".tmp"
+    tmp.mkdir(exist_ok=True)
+    env["HOME"] = env["TMPDIR"] = str(tmp)
+    return env
+
+
+# live launchers, so that an interruption can stop every program at once
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+STOPPING = threading.Event()
+
+
+class Stopped(KeyboardInterrupt):
+    """vcmctc is stopping (Ctrl-C, SIGTERM): no new program is started."""
+
+
+def terminate_all() -> int:
+    """Stop every program vcmctc is running, from any thread, and start no new one; returns how
+    many were running. Each launcher kills its whole process tree."""
+    STOPPING.set()
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except OSError:
+            pass
+    return len(procs)
 
 
 def _maxrss_mb(ru_maxrss: int) -> float:
@@ -155,11 +366,14 @@ def _kill_group(pgid: int) -> None:
 
 
 def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | os.PathLike,
-                log_path: str | os.PathLike, env: Mapping[str, str] | None = None) -> ProcessRun:
+                log_path: str | os.PathLike, env: Mapping[str, str] | None = None,
+                contain: Containment | None = None) -> ProcessRun:
     """Run ``argv`` (no shell) in ``workdir`` with stdout+stderr going to ``log_path``.
 
-    The program runs in its own process group (a new session). On timeout it is killed
-    (SIGKILL); when it ends, anything it left running in its group is killed too.
+    The program runs confined as ``contain`` says (default: no sandbox, the minimal environment
+    of :func:`program_env`, :data:`DEFAULT_MAX_FILE_BYTES`), in a new session. On timeout, at its
+    end and when vcmctc stops or dies, it and every process it started are killed (see the
+    launcher's comment). ``env`` replaces the environment entirely when given.
     ``wall_s``/``cpu_s``/``peak_rss_mb`` come from ``wait4`` on the program itself: CPU is
     user + system time of the program and of the descendants it waited for; peak RSS is the
     largest of those processes' (it has a floor of about 5 MB, the forked launcher's size).
@@ -168,27 +382,40 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
     argv = [str(a) for a in argv]
     if not argv:
         raise UserError("empty command")
-    if timeout_s is not None and timeout_s <= 0:
-        raise UserError(f"timeout must be positive, got {timeout_s}")
+    if timeout_s is not None and not (0 < timeout_s < float("inf")):
+        raise UserError(f"timeout must be a positive number of seconds, got {timeout_s}")
     if not Path(workdir).is_dir():
         raise UserError(f"working directory {str(workdir)!r} does not exist")
+    if STOPPING.is_set():
+        raise Stopped()
+    contain = (contain or Containment()).resolved()
+    if env is None:
+        env = program_env(Path(workdir), contain.pass_env)
+    command = argv
+    if contain.sandbox == "bwrap":
+        import shutil
+
+        command = [shutil.which("bwrap") or "bwrap", *_bwrap_args(Path(workdir)), "--", *argv]
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     read_fd, write_fd = os.pipe()
     launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(write_fd),
-                repr(float(timeout_s or 0)), *argv]
+                repr(float(timeout_s or 0)), str(LOG_HEAD), str(LOG_TAIL),
+                str(int(contain.max_file_bytes)), *command]
     try:
         with open(log_path, "wb") as log:
             start = time.perf_counter()
             proc = subprocess.Popen(launcher, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, cwd=workdir, close_fds=True,
                                     pass_fds=(write_fd,), start_new_session=True,
-                                    env=None if env is None else dict(env))
+                                    env=dict(env))
     except BaseException:
         os.close(read_fd)
         raise
     finally:
         os.close(write_fd)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
 
     done = threading.Event()
     got: dict = {}
@@ -209,11 +436,23 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
             killed = True
             _kill_group(proc.pid)
             waiter.join()
-    except BaseException:  # Ctrl-C while waiting: do not leave the program running
-        _kill_group(proc.pid)
+    except BaseException:  # Ctrl-C while waiting: the launcher kills the program's tree
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except OSError:
+            pass
+        if not done.wait(5):
+            _kill_group(proc.pid)
         waiter.join()
         proc.returncode = os.waitstatus_to_exitcode(got["status"])
         raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+        if env is not None and env.get("TMPDIR", "").startswith(str(Path(workdir))):
+            import shutil
+
+            shutil.rmtree(env["TMPDIR"], ignore_errors=True)   # the program's scratch folder
     _kill_group(proc.pid)  # leftovers the program started in its group
     proc.returncode = os.waitstatus_to_exitcode(got["status"])  # reaped: Popen must not wait
 
@@ -227,6 +466,8 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
         what = {errno.ENOENT: "program not found", errno.EACCES: "not executable"}.get(
             report["exec_error"], report.get("message", "cannot execute"))
         raise UserError(f"cannot run {argv[0]!r}: {what}")
+    if report.get("stopped") or STOPPING.is_set():
+        raise Stopped()
     if "status" not in report:  # the launcher was killed (or broke) before reporting
         usage = got["usage"]
         return ProcessRun(argv=tuple(argv), returncode=None if killed else proc.returncode or 1,
@@ -238,7 +479,8 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
                       returncode=None if timed_out else os.waitstatus_to_exitcode(report["status"]),
                       timed_out=timed_out, wall_s=report["wall"],
                       cpu_s=report["utime"] + report["stime"],
-                      peak_rss_mb=_maxrss_mb(report["maxrss"]), log=log_path)
+                      peak_rss_mb=_maxrss_mb(report["maxrss"]), log=log_path,
+                      max_file_bytes=contain.max_file_bytes)
 
 
 def exit_status(run: ProcessRun, what: str, context: str) -> tuple[str, str]:
@@ -251,8 +493,11 @@ def exit_status(run: ProcessRun, what: str, context: str) -> tuple[str, str]:
     if run.returncode != 0:
         how = (f"was killed by signal {-run.returncode}" if run.returncode < 0
                else f"exited with code {run.returncode}")
+        if run.returncode == -signal.SIGXFSZ:
+            how = (f"wrote a file larger than the limit of {run.max_file_bytes} bytes and was "
+                   "stopped")
         last = last_log_line(run.log)
-        return "failed", (f"{what} {how} {context}" + (f": {last}" if last else "")
+        return "failed", (f"{what} {how} {context}" + (f": {one_line(last)}" if last else "")
                           + f" (log {run.log})")
     return "ok", f"{what} finished {context} in {run.wall_s:.3f} s"
 
@@ -307,7 +552,7 @@ class DecodeRun:
 
 def run_decoder(argv_template: Sequence[str], values: Mapping[str, object], *,
                 timeout_s: float | None, workdir: str | os.PathLike,
-                log_path: str | os.PathLike) -> DecodeRun:
+                log_path: str | os.PathLike, contain: Containment | None = None) -> DecodeRun:
     """Fill ``argv_template`` with ``values`` (``{bitstream}``, ``{output}``, ``{width}``, ...;
     ``values`` must hold ``output``) and run the decoder.
 
@@ -320,9 +565,10 @@ def run_decoder(argv_template: Sequence[str], values: Mapping[str, object], *,
     output = Path(workdir, str(values["output"]))  # relative outputs are relative to workdir
     bitstream = Path(str(values["bitstream"])) if "bitstream" in values else None
     name = bitstream.name if bitstream is not None else "the bitstream"
-    if output.exists():  # never mistake an old file for this run's output
+    if output.exists() or output.is_symlink():  # never mistake an old file for this run's
         output.unlink()
-    run = run_process(argv, timeout_s=timeout_s, workdir=workdir, log_path=log_path)
+    run = run_process(argv, timeout_s=timeout_s, workdir=workdir, log_path=log_path,
+                      contain=contain)
     status, message = exit_status(run, "decoder", f"on {name}")
     if status == "ok":
         message = f"decoded {name} in {run.wall_s:.3f} s"
@@ -345,6 +591,10 @@ def check_output(run: DecodeRun, fmt: YuvFormat, frames: int,
         return run
     name = run.bitstream.name if run.bitstream is not None else "the bitstream"
     out = run.output
+    if out.is_symlink():   # never followed: it could point at any file of this machine
+        return dataclasses.replace(run, status="no-output", output_bytes=None,
+                                   message=f"decoder output {out.name} is a symbolic link, not a "
+                                           f"file (decoding {name})")
     size = out.stat().st_size if out.is_file() else None
     if not size:
         what = "is empty" if size == 0 else "was not written"

@@ -114,10 +114,12 @@ def get_adapter(name: str, **options) -> TaskAdapter:
     return ADAPTERS.get(name)(**options)
 
 
-def from_spec(spec, root: Path) -> TaskAdapter:
-    """The adapter of a manifest's ``task`` section (paths relative to the submission ``root``)."""
+def from_spec(spec, root: Path, contain=None) -> TaskAdapter:
+    """The adapter of a manifest's ``task`` section (paths relative to the submission ``root``);
+    ``contain`` confines the programs it runs (:class:`~vcmctc.runner.Containment`)."""
     if spec.adapter == "command":
-        return get_adapter("command", argv=list(spec.argv), extra_values={"submission": root})
+        return get_adapter("command", argv=list(spec.argv), extra_values={"submission": root},
+                           contain=contain)
     if spec.adapter == "detectron2":
         if not spec.config or not spec.weights:
             raise UserError("the detectron2 adapter needs 'config' and 'weights'")

@@ -26,14 +26,16 @@ class CommandAdapter:
     the environment when given."""
 
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
-                 extra_values: Mapping[str, object] | None = None):
-        """``extra_values`` adds placeholders of the caller's (e.g. ``{submission}``)."""
+                 extra_values: Mapping[str, object] | None = None, contain=None):
+        """``extra_values`` adds placeholders of the caller's (e.g. ``{submission}``);
+        ``contain`` is the :class:`~vcmctc.runner.Containment` of the program."""
         if isinstance(argv, (str, bytes)) or not argv:
             raise UserError(f"task command must be a non-empty list of arguments, got {argv!r}")
         self.extra = dict(extra_values or {})
         check_template(argv, (*PLACEHOLDERS, *self.extra), what="task command")
         self.argv = list(argv)
         self.env = env
+        self.contain = contain
 
     @staticmethod
     def values(request: TaskRequest) -> dict:
@@ -55,7 +57,7 @@ class CommandAdapter:
         request.output.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(request.output)
         proc = run_process(argv, timeout_s=request.timeout_s, workdir=workdir,
-                           log_path=request.log, env=self.env)
+                           log_path=request.log, env=self.env, contain=self.contain)
         status, message = exit_status(proc, "task command", f"for {request.label}")
         if status == "ok":
             message = (f"{request.label}: task command wrote {request.output} in "

@@ -100,8 +100,29 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name)
 
 
+_SIGNALLED: list[str] = []
+
+
+def interrupted_by() -> str | None:
+    """The signal that stopped the running command (SIGTERM), None for Ctrl-C."""
+    return _SIGNALLED[-1] if _SIGNALLED else None
+
+
+def _on_sigterm(signum, frame) -> None:
+    _SIGNALLED.append("SIGTERM")
+    raise KeyboardInterrupt   # stopped like Ctrl-C: programs killed, finished steps kept
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (0 ok, 1 a check failed, 2 bad input)."""
+    """Run the CLI and return its exit code (0 ok, 1 a check failed, 2 bad input, 130 Ctrl-C,
+    143 SIGTERM)."""
+    import signal
+    import threading
+
+    _SIGNALLED.clear()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app(args=argv, prog_name="vcmctc")
     except SystemExit as exc:  # normal end of a command, usage errors (2), typer.Exit(code)
@@ -113,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.exit_code
     else:
         code = 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _log_only(logging.DEBUG, f"exit code {code}")
     return code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -26,6 +26,12 @@ class Level(str, enum.Enum):
 class EvaluateFormat(str, enum.Enum):
     text = "text"
     json = "json"
+
+
+class Sandbox(str, enum.Enum):
+    auto = "auto"
+    bwrap = "bwrap"
+    off = "off"
 
 
 class Timing(str, enum.Enum):
@@ -102,6 +108,12 @@ def evaluate_cmd(
     backend: str = typer.Option(DEFAULT_BACKEND, help="COCO backend: faster-coco-eval or "
                                 "pycocotools (the reference)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
+    sandbox: Sandbox = typer.Option(Sandbox.auto, "--sandbox", help="Confine decoders and task "
+                                    "programs in bubblewrap (read-only system and submission, "
+                                    "no network): auto uses it when it works here."),
+    pass_env: List[str] = typer.Option([], "--pass-env", metavar="NAME", help="An environment "
+                                       "variable the programs may see (repeatable); by default "
+                                       "they see only PATH, the locale and the GPU selection."),
     no_anchor: bool = typer.Option(False, "--no-anchor", help="Evaluate without an anchor: no "
                                    "BD-rates (without it, a row left without a BD-rate makes "
                                    "the command exit 1)."),
@@ -121,7 +133,8 @@ def evaluate_cmd(
 
     opts = Options(out=out, data_root=data_root, jobs=jobs, level=level.value,
                    allow_incomplete=allow_incomplete, timing=timing.value, coco_backend=backend,
-                   use_cache=not no_cache, use_anchor=not no_anchor, progress=progress)
+                   use_cache=not no_cache, use_anchor=not no_anchor, progress=progress,
+                   sandbox=sandbox.value, pass_env=tuple(pass_env))
     try:
         results, path = evaluate(folder, opts)
     except ValidationFailed as exc:
@@ -132,9 +145,14 @@ def evaluate_cmd(
         typer.echo(f"vcmctc: {n} validation error(s); nothing evaluated{hint}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
-        typer.echo("vcmctc: interrupted; finished steps are cached, run the same command again "
-                   "to resume", err=True)
-        raise typer.Exit(130)
+        from vcmctc.cli import interrupted_by
+        from vcmctc.runner import terminate_all
+
+        terminate_all()
+        signame = interrupted_by()
+        typer.echo(f"vcmctc: {'stopped by ' + signame if signame else 'interrupted'}; finished "
+                   "steps are cached, run the same command again to resume", err=True)
+        raise typer.Exit(143 if signame == "SIGTERM" else 130)
     except OSError as exc:   # a full, read-only or vanished disk: one line, work kept
         where = exc.filename or "the output folder"
         raise UserError(f"cannot write {where}: {exc.strerror or exc}; finished steps are kept "

@@ -60,6 +60,8 @@ class Options:
     coco_backend: str | None = None
     use_cache: bool = True
     use_anchor: bool = True        # False: no BD-rates wanted (--no-anchor)
+    sandbox: str = "auto"          # auto | bwrap | off (vcmctc.runner.Containment)
+    pass_env: tuple[str, ...] = ()  # variables the programs may see besides the minimal set
     progress: Callable[[str], None] | None = None
 
 
@@ -506,10 +508,13 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str
     points = list(plan.points())
     total = sum({"reported": 0, "outputs": 1, "decoded": 3}[pp.level] for pp in points)
     progress = Progress(options.progress, total)
+    from vcmctc.runner import Containment
+
+    contain = Containment(sandbox=options.sandbox, pass_env=tuple(options.pass_env)).resolved()
     steps = Steps(plan, cache, GroundTruths(data_root, cache),
                   coco_backend=options.coco_backend or DEFAULT_BACKEND, timing=options.timing,
                   programs=program_digests(plan) if plan.decodes else {},
-                  on_step=progress.step)
+                  on_step=progress.step, contain=contain)
     # Ground truth is needed for every point not taken as reported: find and hash it now, so a
     # missing file stops the run before any decoder runs.
     for seq_id, pps in plan.sequences.items():
@@ -526,6 +531,9 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str
                 for f in as_completed(futures):
                     f.result()
             except BaseException:
+                from vcmctc.runner import terminate_all
+
+                terminate_all()          # in-flight programs of every thread stop now
                 for f in futures:
                     f.cancel()
                 raise
@@ -534,13 +542,23 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str
         outcomes = [run_point(pp, steps) for pp in points]
     results = assemble(plan, outcomes, steps, options)
     cache.save_digests()
-    return results, {"steps": total, "cached_steps": progress.cached}
+    from vcmctc.runner import sandbox_status
+
+    sandbox = ("bwrap " + sandbox_status()[1] if contain.sandbox == "bwrap" else
+               "off" + ("" if options.sandbox == "off" else f" ({sandbox_status()[1]})"))
+    return results, {"steps": total, "cached_steps": progress.cached,
+                     "containment": {"sandbox": sandbox, "pass_env": list(contain.pass_env),
+                                     "environment": "minimal (PATH, locale, GPU selection; "
+                                                    "HOME and TMPDIR private)"}}
 
 
 def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
     """Evaluate a submission folder; returns the results and the path of results.json."""
     from vcmctc.results.model import write_results
 
+    from vcmctc.runner import STOPPING
+
+    STOPPING.clear()   # a new evaluation (an earlier one in this process may have been stopped)
     started = time.perf_counter()
     manifest = load_manifest(Path(os.path.abspath(folder)))
     plan = validate(manifest, level=options.level, use_anchor=options.use_anchor)

@@ -15,6 +15,7 @@ folder of decoded images.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -144,7 +145,7 @@ class Steps:
 
     def __init__(self, plan: "Plan", cache: Cache, gts: GroundTruths, *, coco_backend: str,
                  timing: str = "parallel", programs: dict[str, str] | None = None,
-                 on_step: Callable[[str, bool], None] | None = None):
+                 on_step: Callable[[str, bool], None] | None = None, contain=None):
         self.plan = plan
         self.m = plan.manifest
         self.cache = cache
@@ -152,6 +153,9 @@ class Steps:
         self.coco_backend = coco_backend
         self.programs = programs or {}
         self.on_step = on_step or (lambda what, cached: None)
+        from vcmctc.runner import Containment
+
+        self.contain = (contain or Containment()).resolved()
         self._decode_lock = threading.Lock() if timing == "isolated" else contextlib.nullcontext()
         self._adapter = None
         self._adapter_lock = threading.Lock()
@@ -189,7 +193,11 @@ class Steps:
                         hit, files = self._decode_video(pp, work)
                     hit.update(started=started, ended=time.time())
                 if hit["status"] == "ok":
+                    hit = _refuse_links(work, hit)
+                if hit["status"] == "ok":
                     hit = self.cache.put("decode", key, hit, files)
+                else:
+                    _drop_outputs(work)
         folder = self.cache.folder("decode", key)
         record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
@@ -219,8 +227,11 @@ class Steps:
         values = {**self.values(pp), "bitstream": str(pp.files["bitstream"][0]),
                   "side_info": str(side[0]) if side else "", "output": str(work / "decoded.yuv"),
                   "submission": str(self.m.root), "item": ""}
+        # the decoded YUV plus a margin: a decoder that writes more is stopped
+        limit = int(fmt.expected_size(seq.frames) * 1.05) + (16 << 20)
         run = run_decoder(list(self.m.decoder.argv), values, timeout_s=self.m.decoder.timeout_s,
-                          workdir=work, log_path=work / "decoder.log")
+                          workdir=work, log_path=work / "decoder.log",
+                          contain=dataclasses.replace(self.contain, max_file_bytes=limit))
         run = check_output(run, fmt, seq.frames)
         rec = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
                "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb, "md5": run.md5,
@@ -246,7 +257,9 @@ class Steps:
             argv = fill_template(list(self.m.decoder.argv_for("images")), values,
                                  what="decoder command")
             log = work / "logs" / f"{item}.log"
-            run = run_process(argv, timeout_s=self.m.decoder.timeout_s, workdir=work, log_path=log)
+            run = run_process(argv, timeout_s=self.m.decoder.timeout_s, workdir=work, log_path=log,
+                              contain=dataclasses.replace(self.contain,
+                                                          max_file_bytes=IMAGE_MAX_BYTES))
             wall, cpu, peak = wall + run.wall_s, cpu + run.cpu_s, max(peak, run.peak_rss_mb)
             status, message = exit_status(run, "decoder", f"on {bitstream.name}")
             problem = None if status != "ok" else _check_png(output, seq)
@@ -281,7 +294,7 @@ class Steps:
 
         with self._adapter_lock:
             if self._adapter is None:
-                self._adapter = from_spec(self.m.task, self.m.root)
+                self._adapter = from_spec(self.m.task, self.m.root, self.contain)
             return self._adapter
 
     def task(self, pp: "PlannedPoint", decoded: Produced) -> Produced:
@@ -327,7 +340,11 @@ class Steps:
                "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
                "output": family.output_name, "log": self._rel(work / "task.log")}
         if run.status == "ok":
+            hit = _refuse_links(work, hit)
+        if hit["status"] == "ok":
             hit = self.cache.put("task", key, hit, _files_of(work, family.output_name))
+        else:
+            _drop_outputs(work)
         return hit
 
     # ---- measuring ------------------------------------------------------------------------
@@ -379,6 +396,33 @@ class Steps:
                 self.cache.workdir("pool", key)
                 hit = self.cache.put("pool", key, {"stats": stats})
         return hit["stats"]
+
+
+#: Largest decoded image a decoder may write (a PNG of an 8K picture is far below).
+IMAGE_MAX_BYTES = 256 << 20
+
+
+def _refuse_links(work: Path, hit: dict) -> dict:
+    """A step whose program left a symbolic link in its folder failed: a link is never followed
+    (it could point at any file of this machine)."""
+    for folder, dirs, files in os.walk(work):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                return {**hit, "status": "bad-output",
+                        "message": f"{path.relative_to(work)} is a symbolic link; a program must "
+                                   "write files, never links"}
+    return hit
+
+
+def _drop_outputs(work: Path) -> None:
+    """Remove what a failed step wrote, but its logs (a failure is never cached or reused)."""
+    for path in sorted(work.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_symlink() or path.is_file():
+            if path.suffix != ".log":
+                path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def _files_of(work: Path, name: str) -> tuple[str, ...]:
