@@ -9,8 +9,9 @@
 - the MD5 of every frame (:func:`~vcmctc.features.store.frame_md5`) and of the whole output;
 - the conformance statistics the public FCM tools dump before part 2: per tensor, the mean and
   the variance (population, as ``torch.var(..., unbiased=False)``) of every channel over H x W,
-  keeping one channel in ``subsample`` (CompressAI-Vision's ``conformance.subsample_ratio``,
-  default 9). As CompressAI-Vision 31165da does (``compressai_vision/pipelines/base.py``,
+  keeping one channel in ``subsample`` (the split point's ``conformance_subsample``:
+  CompressAI-Vision's ``conformance.subsample_ratio``, 9 by default and 90 for HiEve in its
+  ``scripts/evaluation/default_vision_performances.sh``). As CompressAI-Vision 31165da does (``compressai_vision/pipelines/base.py``,
   ``_save_conformance_data``), the first tensor keeps channels 0, r, 2r...; the next tensor
   starts at ``(offset + C) % r`` where C is the channel count of the tensor before, and so on.
   vcmctc computes in float64 from the stored samples (CompressAI-Vision in the tensor's dtype):
@@ -139,11 +140,13 @@ def channel_stats(frame: dict[str, np.ndarray], names, subsample: int = SUBSAMPL
     return out
 
 
-def inspect(path: str | Path, layout: Layout, *, original: str | Path | None = None,
-            subsample: int = SUBSAMPLE_RATIO) -> Inspection:
+def inspect(path: str | Path, layout: Layout, *, original: str | Path | None = None
+            ) -> Inspection:
     """Check ``path`` against ``layout`` and measure it (module docstring). ``original``: the
-    submitter's original features, checked the same way, for the MSE."""
+    submitter's original features, checked the same way, for the MSE. Channels are sampled by
+    the split point's ``conformance_subsample``."""
     names = layout.split.names
+    subsample = layout.split.subsample
     with FeatureFile(path) as ff:
         tensors = check_layout(ff, layout)
         ref = FeatureFile(original) if original is not None else None
@@ -194,7 +197,7 @@ def mse(sq_err: dict[str, float], elements: dict[str, int]) -> tuple[float | Non
 
 
 def conformance_record(layout: Layout, parts: list[tuple[str, Inspection]], *,
-                       subsample: int = SUBSAMPLE_RATIO, key: str = "frame") -> dict[str, Any]:
+                       key: str = "frame") -> dict[str, Any]:
     """The conformance file of one rate point: per frame (``key`` ``frame``: the frame index)
     or per image (``item``: its id) the MD5 and the statistics CompressAI-Vision dumps
     (``dump``: its ``.dump`` JSON, a list per tensor of ``{"means", "variances"}``)."""
@@ -203,13 +206,12 @@ def conformance_record(layout: Layout, parts: list[tuple[str, Inspection]], *,
         for i, (md5, dump) in enumerate(zip(ins.frame_md5s, ins.dumps)):
             entries.append({key: i if key == "frame" else label, "md5": md5, "dump": dump})
     return {"format": CONFORMANCE_FORMAT, "split_point": layout.split.id,
-            "tensors": list(layout.split.names), "subsample_ratio": subsample,
+            "tensors": list(layout.split.names), "subsample_ratio": layout.split.subsample,
             "statistics": "per channel over H x W: mean and population variance (float64)",
             "entries": entries}
 
 
-def summary(layout: Layout, parts: list[tuple[str, Inspection]], *,
-            subsample: int = SUBSAMPLE_RATIO) -> dict[str, Any]:
+def summary(layout: Layout, parts: list[tuple[str, Inspection]]) -> dict[str, Any]:
     """What results.json keeps of a rate point's decoded features (the per-frame MD5s and
     statistics stay in its conformance file)."""
     sq = {n: sum(p.sq_err.get(n, 0.0) for _, p in parts) for n in layout.split.names}
@@ -222,5 +224,5 @@ def summary(layout: Layout, parts: list[tuple[str, Inspection]], *,
     return {"split_point": layout.split.id, "format": "npz",
             "tensors": {n: {"dtype": v["dtype"], "shape": shapes[n] if shapes else None}
                         for n, v in first.tensors.items()},
-            "frames": sum(p.frames for _, p in parts), "subsample_ratio": subsample,
+            "frames": sum(p.frames for _, p in parts), "subsample_ratio": layout.split.subsample,
             "mse": total, "mse_tensors": per}

@@ -13,6 +13,7 @@ editions include ``cfg/base/fcm-split-points.yaml``)::
           - {name: p2, channels: 256, stride: 4}
           - ...
         dtypes: [float32, float16]
+        conformance_subsample: 9        # channel sampling of the conformance statistics
         source: where these facts come from
 
 The tensor shapes follow from the frame size through the network's input resizing:
@@ -38,7 +39,8 @@ from vcmctc.errors import UserError
 
 RESIZE_KINDS = ("none", "shortest-edge", "fixed")
 DTYPES = ("float32", "float16", "float64")
-SPEC_FIELDS = {"network", "layers", "input", "tensors", "dtypes", "source", "notes"}
+SPEC_FIELDS = {"network", "layers", "input", "tensors", "dtypes", "source", "notes",
+               "conformance_subsample"}
 INPUT_FIELDS = {"resize": None, "short_edge": "shortest-edge", "max_size": "shortest-edge",
                 "width": "fixed", "height": "fixed", "divisible_by": None, "channels": None}
 
@@ -98,6 +100,9 @@ class SplitPoint:
     layers: str | None = None
     source: str | None = None
     notes: str | None = None
+    # one channel in this many is kept in the conformance statistics (CompressAI-Vision's
+    # conformance.subsample_ratio: 9, 90 for HiEve in its evaluation scripts)
+    subsample: int = 9
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -129,7 +134,8 @@ class SplitPoint:
                 "input": {k: v for k, v in self.input.__dict__.items() if v is not None},
                 "tensors": [{"name": t.name, "channels": t.channels, "stride": t.stride}
                             for t in self.tensors],
-                "dtypes": list(self.dtypes), "source": self.source}
+                "dtypes": list(self.dtypes), "source": self.source,
+                "conformance_subsample": self.subsample}
 
 
 def _pos_int(ctx: str, name: str, value: Any) -> int:
@@ -198,9 +204,10 @@ def parse_split_point(ctx: str, sp_id: str, data: Any) -> SplitPoint:
     for key in ("layers", "source", "notes"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise UserError(f"field {key!r}: expected a text", where=ctx)
+    subsample = _pos_int(ctx, "conformance_subsample", data.get("conformance_subsample", 9))
     return SplitPoint(id=sp_id, network=network, input=InputSpec(**values),
                       tensors=tuple(tensors), dtypes=tuple(dtypes), layers=data.get("layers"),
-                      source=data.get("source"), notes=data.get("notes"))
+                      source=data.get("source"), notes=data.get("notes"), subsample=subsample)
 
 
 @dataclass(frozen=True)
