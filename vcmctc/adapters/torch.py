@@ -138,11 +138,11 @@ class TorchAdapter:
                  weights: str | os.PathLike | None = None, device: str = "cpu",
                  options: Mapping[str, Any] | None = None, measure_complexity: bool = True):
         require_torch()
-        if isinstance(entry, str):
-            module, sep, attr = entry.partition(":")
-            if not sep or not module or not attr:
-                raise UserError(f"task entry {entry!r}: expected 'module:callable'")
-        elif not callable(entry):
+        if isinstance(entry, str):   # imported now, so validate names a bad entry point
+            self._build = resolve_entry(entry, Path(root) if root is not None else None)
+        elif callable(entry):
+            self._build = entry
+        else:
             raise UserError(f"task entry {entry!r} is not callable")
         if weights is not None and "://" not in str(weights) and not Path(weights).is_file():
             raise UserError("part-2 weights file not found", file=weights)
@@ -159,9 +159,8 @@ class TorchAdapter:
     def part2(self) -> Callable[..., Any]:
         with self._lock:
             if self._part2 is None:
-                build = (resolve_entry(self.entry, self.root) if isinstance(self.entry, str)
-                         else self.entry)
-                self._part2 = build(weights=self.weights, device=self.device, **self.options)
+                self._part2 = self._build(weights=self.weights, device=self.device,
+                                          **self.options)
             return self._part2
 
     # ---- inputs -------------------------------------------------------------------------
