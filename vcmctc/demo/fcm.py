@@ -33,6 +33,10 @@ from vcmctc.submission.cache import atomic_write_text
 
 EDITION = "ctc-demo-fcm"
 STAMP_VERSION = 1
+# The submission's rate points: the anchor's QPs + 5. Its curve lies above the anchor's, so at
+# the anchor's own QPs the two would share little of their quality range; a submitter chooses
+# rate points that cover the anchor's (the edition's QPs are the anchor's).
+SUBMISSION_QP_OFFSET = 5
 TORCH_HINT = ("vcmctc demo --track fcm runs a torch split network: install the extra with "
               "pip install 'vcmctc[torch]' (a CPU build: pip install torch==2.13.0 where a local "
               "wheel is offered, else pip install torch --index-url "
@@ -46,7 +50,7 @@ def _stamp() -> dict[str, Any]:
             "encoder": {"preset": vvc.DEFAULT_PRESET, "intra_period": vvc.DEFAULT_INTRA_PERIOD,
                         **vvc.ENCODER_SETTINGS},
             "codec": {"bits": fcmcodec.BITS, "a_grid": list(fcmcodec.A_GRID),
-                      "b_grid": list(fcmcodec.B_GRID)},
+                      "b_grid": list(fcmcodec.B_GRID), "qp_offset": SUBMISSION_QP_OFFSET},
             "network": {"chroma_threshold": fcmnet.CHROMA_THRESHOLD, "frac": fcmnet.FRAC}}
 
 
@@ -152,8 +156,12 @@ class FcmDemo:
         with ThreadPoolExecutor(self.jobs) as pool:
             list(pool.map(self.part1, self.ed.sequences.values()))
             jobs = [(seq, qp, codec) for seq in self.ed.sequences.values()
-                    for qp in self.ed.qps(seq) for codec in self.folders]
+                    for codec in self.folders for qp in self.qps(seq, codec)]
             list(pool.map(lambda job: self._encode(*job), jobs))
+
+    def qps(self, seq, codec: str) -> list[int]:
+        offset = SUBMISSION_QP_OFFSET if codec == "submission" else 0
+        return [qp + offset for qp in self.ed.qps(seq)]
 
     def _encode(self, seq, qp: int, codec: str) -> None:
         import time
@@ -194,7 +202,7 @@ class FcmDemo:
                 complexity = {"nn_part1": part1["nn_part1"], "feature_reduction": 0.0,
                               "feature_restoration": (part1["restoration"]
                                                       if codec == "submission" else 0.0)}
-                for qp in self.ed.qps(seq):
+                for qp in self.qps(seq, codec):
                     stem = f"bitstream/{seq.id}/{seq.id}_qp{qp}"
                     meta = json.loads((folder / f"{stem}.json").read_text())
                     points.setdefault(seq.id, []).append(
