@@ -8,7 +8,6 @@ import importlib.util
 import json
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest

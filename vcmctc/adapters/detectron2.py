@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from vcmctc.adapters import TaskRequest, TaskRun, finish_run, remove_stale
+from vcmctc.adapters.inprocess import run_frames
 from vcmctc.adapters.torch import TorchAdapter
 from vcmctc.errors import UserError
 from vcmctc.media.yuv import YuvReader, to_bgr
@@ -193,41 +192,28 @@ class Detectron2Adapter:
         request.log.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(request.output)
         results: list[dict] = []
-        status, message, done = "ok", "", 0
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+
+        def step(frame: tuple[int, tuple]) -> None:
+            i, (y, u, v) = frame
+            outputs = predictor(to_bgr(y, u, v, request.fmt, self.matrix, self.full_range))
+            results.extend(instances_to_coco(
+                outputs["instances"], request.first_frame + i,
+                category_map=self.category_map, with_masks=with_masks))
+
         with open(request.log, "w", encoding="utf-8") as log:
             log.write(f"detectron2 config {self.config_file}, weights {self.weights}, "
                       f"{request.task}, {request.frames} frames from {request.decoded}\n")
-            try:
+
+            def frames():
                 with YuvReader(request.decoded, request.fmt, frames=request.frames) as reader:
-                    for i, (y, u, v) in enumerate(reader):
-                        bgr = to_bgr(y, u, v, request.fmt, self.matrix, self.full_range)
-                        outputs = predictor(bgr)
-                        results.extend(instances_to_coco(
-                            outputs["instances"], request.first_frame + i,
-                            category_map=self.category_map, with_masks=with_masks))
-                        done = i + 1
-                        if (request.timeout_s is not None
-                                and time.perf_counter() - wall0 > request.timeout_s):
-                            if done < request.frames:
-                                status = "timeout"
-                            break
-            except ModelMismatch:
-                raise
-            except UserError as exc:  # e.g. the decoded file has the wrong size
-                status, message = "failed", f"{request.label}: {exc}"
-                log.write(f"{exc}\n")
-            except Exception as exc:  # a crash at one rate point must not stop the others
-                status = "failed"
-                message = (f"{request.label}: detectron2 failed at frame {done}: "
-                           f"{type(exc).__name__}: {exc} (log {request.log})")
-                log.write(traceback.format_exc())
-            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+                    yield from enumerate(reader)
+
+            loop = run_frames(request, frames(), step, what="detectron2", log=log,
+                              reraise=(ModelMismatch,))
+            status, message, done, wall, cpu = (loop.status, loop.message, loop.done,
+                                                loop.wall_s, loop.cpu_s)
             log.write(f"{done} frames, {len(results)} detections, {wall:.3f} s\n")
-        if status == "timeout":
-            message = (f"{request.label}: detectron2 timed out after {request.timeout_s:g} s "
-                       f"({done} of {request.frames} frames)")
-        elif status == "ok":
+        if status == "ok":
             tmp = request.output.with_name(request.output.name + ".part")
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(results, fh)

@@ -47,7 +47,6 @@ import json
 import os
 import sys
 import threading
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +55,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from vcmctc.adapters import TaskRequest, TaskRun, finish_run, remove_stale
+from vcmctc.adapters.inprocess import run_frames
 from vcmctc.errors import UserError
 
 INSTALL_HINT = ("the torch task adapter needs PyTorch: run pip install 'vcmctc[torch]' (a CPU "
@@ -154,6 +154,7 @@ class TorchAdapter:
         self.measure_complexity = measure_complexity
         self._part2 = None
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
 
     @property
     def part2(self) -> Callable[..., Any]:
@@ -202,6 +203,12 @@ class TorchAdapter:
 
     # ---- running ------------------------------------------------------------------------
     def run(self, request: TaskRequest) -> TaskRun:
+        """Part 2 on every decoded frame of one rate point. Rate points run one at a time on
+        one adapter (part 2 may keep state across frames: a tracker)."""
+        with self._run_lock:
+            return self._run(request)
+
+    def _run(self, request: TaskRequest) -> TaskRun:
         import torch
 
         from vcmctc.features.complexity import count_macs, kmac_per_pixel
@@ -220,49 +227,42 @@ class TorchAdapter:
         request.log.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(request.output)
         rows: list[tuple[int | str, dict]] = []
-        status, message, done, complexity = "ok", "", 0, None
-        wall0, cpu0 = time.perf_counter(), time.process_time()
-        with open(request.log, "w", encoding="utf-8") as log:
+        complexity: dict[str, float] = {}
+
+        def step(item) -> None:
+            frame, info = item
+            tensors = {n: torch.from_numpy(np.array(a, dtype=np.float32)).unsqueeze(0)
+                       .to(self.device) for n, a in frame.items()}
+            if info.index == 0 and self.measure_complexity:
+                out, macs = count_macs(part2, tensors, info)
+                complexity["nn_part2"] = kmac_per_pixel(macs, self._input_elements(request,
+                                                                                   frame))
+                log.write(f"part 2: {macs} MACs on frame 0\n")
+            else:
+                out = part2(tensors, info)
+            rows.extend((info.frame_id, r) for r in _results(out, info))
+
+        def finish() -> list:
+            return [(r.get("frame_id"), r) for r in _results(part2.finish(), None)]
+
+        with open(request.log, "w", encoding="utf-8") as log, torch.no_grad():
             log.write(f"torch part 2 {self.entry!r} on {self.device}, {request.task}, "
                       f"{request.frames} frame(s) from {request.decoded}\n")
-            try:
-                with torch.no_grad():
-                    for frame, info in self._frames(request):
-                        tensors = {n: torch.from_numpy(np.array(a, dtype=np.float32))
-                                   .unsqueeze(0).to(self.device) for n, a in frame.items()}
-                        if info.index == 0 and self.measure_complexity:
-                            out, macs = count_macs(part2, tensors, info)
-                            complexity = {"nn_part2": kmac_per_pixel(
-                                macs, self._input_elements(request, frame))}
-                            log.write(f"part 2: {macs} MACs on frame 0\n")
-                        else:
-                            out = part2(tensors, info)
-                        rows += [(info.frame_id, r) for r in _results(out, info)]
-                        done = info.index + 1
-                        if (request.timeout_s is not None
-                                and time.perf_counter() - wall0 > request.timeout_s):
-                            if done < request.frames:
-                                status = "timeout"
-                            break
-                    if status == "ok" and hasattr(part2, "finish"):
-                        rows += [(r.get("frame_id"), r) for r in _results(part2.finish(), None)]
-                if status == "ok" and done != request.frames:
-                    status, message = "failed", (f"{request.label}: {done} decoded frame(s), "
-                                                 f"expected {request.frames}")
-            except (FeatureFileError, UserError) as exc:
-                status, message = "failed", f"{request.label}: {exc}"
-                log.write(f"{exc}\n")
-            except Exception as exc:   # a crash at one rate point must not stop the others
-                status = "failed"
-                message = (f"{request.label}: part 2 failed at frame {done}: "
-                           f"{type(exc).__name__}: {exc} (log {request.log})")
-                log.write(traceback.format_exc())
-            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+            loop = run_frames(request, self._frames(request), step, what="part 2", log=log,
+                              failures=(FeatureFileError,))
+            if loop.status == "ok" and hasattr(part2, "finish"):
+                try:
+                    rows.extend(finish())
+                except Exception as exc:   # as a crash in a frame: the rate point's status
+                    loop.status, loop.message = "failed", (f"{request.label}: part 2 finish() "
+                                                           f"failed: {type(exc).__name__}: {exc}")
+                    log.write(traceback.format_exc())
+            if loop.status == "ok" and loop.done != request.frames:
+                loop.status, loop.message = "failed", (f"{request.label}: {loop.done} decoded "
+                                                       f"frame(s), expected {request.frames}")
+            status, message, done, wall = loop.status, loop.message, loop.done, loop.wall_s
             log.write(f"{done} frame(s), {len(rows)} result(s), {wall:.3f} s\n")
-        if status == "timeout":
-            message = (f"{request.label}: part 2 timed out after {request.timeout_s:g} s "
-                       f"({done} of {request.frames} frames)")
-        elif status == "ok":
+        if status == "ok":
             try:
                 _write(request, rows)
             except (KeyError, TypeError, ValueError) as exc:
@@ -271,8 +271,9 @@ class TorchAdapter:
             else:
                 message = (f"{request.label}: part 2 wrote {len(rows)} result(s) for {done} "
                            f"frame(s) in {wall:.3f} s")
-        return finish_run(request, status=status, message=message, wall_s=wall, cpu_s=cpu,
-                          log=request.log, complexity=complexity if status == "ok" else None)
+        return finish_run(request, status=status, message=message, wall_s=wall,
+                          cpu_s=loop.cpu_s, log=request.log,
+                          complexity=complexity if status == "ok" and complexity else None)
 
 
 def _results(out: Any, info: FrameInfo | None) -> list[dict]:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vcmctc import __version__
+from vcmctc.demo.run import Demo
 from vcmctc.submission.cache import atomic_write_text
 
 EDITION = "ctc-demo-fcm"
@@ -76,44 +77,24 @@ def _manifest(codec: str, description: str, anchor: str | None,
     return "\n".join(lines) + "\n"
 
 
-class FcmDemo:
+class FcmDemo(Demo):
+    EDITION = EDITION
+    REPORT = "demo-fcm"
+    ANCHOR = "the feature anchor"
+
     def __init__(self, out: Path, jobs: int = 2, say: Callable[[str], None] | None = None):
-        from vcmctc.ctc.editions import load_edition
-
-        self.out = Path(out).resolve()
-        self.jobs = jobs
-        self.say = say or (lambda _line: None)
-        self.ed = load_edition(EDITION)
-        self.data = self.out / "data"
+        super().__init__(out, jobs, say)
         self.features = self.out / "features"
-        self.folders = {"anchor": self.out / "anchor", "submission": self.out / "submission"}
 
-    def prepare(self) -> None:
-        stamp_path = self.out / "demo-stamp.json"
-        stamp = _stamp()
-        try:
-            old = json.loads(stamp_path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            old = None
-        if old != stamp:
-            for folder in (self.data, self.features, *self.folders.values()):
-                shutil.rmtree(folder, ignore_errors=True)
-            atomic_write_text(stamp_path, json.dumps(stamp, indent=1))
+    @property
+    def folders(self) -> dict[str, Path]:
+        return {"anchor": self.anchor_dir, "submission": self.sub_dir}
 
-    def sequences(self) -> None:
-        from vcmctc.demo.scene import make_demo_sequence, write_sequence_files
+    def stamp(self) -> dict[str, Any]:
+        return _stamp()
 
-        if self.data.is_dir():
-            return
-        self.say("generating the demo sequences and ground truth")
-        tmp = self.out / "data.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        for name in self.ed.sequences:
-            write_sequence_files(make_demo_sequence(name), tmp)
-        tmp.rename(self.data)
-
-    def yuv(self, seq) -> Path:
-        return self.data / "yuv" / f"{seq.id}_{seq.width}x{seq.height}_{seq.fps:g}.yuv"
+    def cache_folders(self) -> tuple[Path, ...]:
+        return (*super().cache_folders(), self.features)
 
     def part1(self, seq) -> Path:
         """Part 1 on every frame: the original features and part 1's complexity."""
@@ -220,19 +201,6 @@ class FcmDemo:
                                  "part 1's own layer.", "../anchor-results.json", points)
             atomic_write_text(folder / "submission.yaml", text)
 
-    def evaluate(self, folder: Path, progress):
-        from vcmctc.submission.pipeline import Options, evaluate
-
-        return evaluate(folder, Options(out=self.out / "eval" / folder.name, data_root=self.data,
-                                        jobs=self.jobs, progress=progress))
-
-    def reports(self, results) -> dict[str, Path]:
-        from vcmctc.reports.render import write_report
-
-        folder = self.out / "reports"
-        return {fmt: write_report(results, fmt, folder / f"demo-fcm.{ext}")
-                for fmt, ext in (("html", "html"), ("xlsx", "xlsx"), ("md", "md"))}
-
 
 def run_fcm_demo(out: Path, jobs: int = 2, say: Callable[[str], None] | None = None,
                  progress: Callable[[str], None] | None = None):
@@ -243,14 +211,4 @@ def run_fcm_demo(out: Path, jobs: int = 2, say: Callable[[str], None] | None = N
         require_torch()
     except UserError:
         raise UserError(TORCH_HINT) from None
-    demo = FcmDemo(out, jobs, say)
-    demo.prepare()
-    demo.sequences()
-    demo.encode_all()
-    demo.manifests()
-    demo.say("evaluating the feature anchor")
-    _, anchor_results = demo.evaluate(demo.folders["anchor"], progress)
-    shutil.copyfile(anchor_results, demo.out / "anchor-results.json")
-    demo.say("evaluating the example submission against the anchor")
-    results, path = demo.evaluate(demo.folders["submission"], progress)
-    return results, path, demo.reports(results)
+    return FcmDemo(out, jobs, say).run(progress)

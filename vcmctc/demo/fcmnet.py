@@ -189,7 +189,6 @@ def boxes(smooth: np.ndarray, evidence: np.ndarray, raw: np.ndarray, width: int,
     peak = np.max(smooth, axis=0)
     out = []
     for k, colour in enumerate(PALETTE):
-        cls = COLOUR_CLASS[k]
         extent = (best == k) & (peak > EXTENT_LEVEL)
         labels, n = ndimage.label(extent, structure=np.ones((3, 3), bool))
         for i, sl in enumerate(ndimage.find_objects(labels)):
