@@ -94,6 +94,17 @@ def test_demo_fcm_end_to_end_and_cached(cli, tmp_path):
         "Row", "Class", "nn_part1", "feature_reduction", "feature_restoration", "nn_part2"]
     assert sorted(c.value for c in wb["Features"]["G"][4:]) == sorted(md5s)
 
+    # The Python API gives the same tables as DataFrames.
+    import vcmctc
+
+    api = vcmctc.load_results(out / "eval/submission/results.json")
+    assert sorted(api.features()["md5"]) == sorted(md5s)
+    comp = api.complexity()
+    assert set(comp["component"]) == {"nn_part1", "feature_reduction", "feature_restoration",
+                                      "nn_part2"}
+    assert len(comp[comp["kind"] == "point"]) == 4 * 8
+    assert vcmctc.load_results(out / "eval/anchor/results.json").features().shape[0] == 8
+
     # A second run is served from the cache and gives the same numbers.
     r2 = cli("demo", "--track", "fcm", "--out", out, "-q")
     assert r2.code == 0
