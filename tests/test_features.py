@@ -17,8 +17,9 @@ from vcmctc.features.conformance import channel_stats, check_layout, inspect
 from vcmctc.features.spec import InputSpec, Layout, parse_split_point
 from vcmctc.features.store import FeatureFile, FeatureFileError, frame_md5, write_features
 
-# Per-sequence FPN shapes CompressAI-Vision stores for FCM (31165daf62af4e7fff02b39ba23b39e8c24278b1,
-# data/mpeg-fcm/SFUHW/fpn-sizes/<sequence>_val.json: p2 of 1 x 256 x H x W; p3..p5 halve it).
+# Per-sequence FPN shapes CompressAI-Vision stores for FCM (commit
+# 31165daf62af4e7fff02b39ba23b39e8c24278b1, data/mpeg-fcm/SFUHW/fpn-sizes/<sequence>_val.json:
+# p2 of 1 x 256 x H x W; p3..p5 halve it).
 CAV_SFU_P2 = {"Traffic": (200, 320), "Kimono": (192, 336), "ParkScene": (192, 336),
               "Cactus": (192, 336), "BasketballDrive": (192, 336), "BQTerrace": (192, 336),
               "BasketballDrill": (200, 336), "BQMall": (200, 336), "PartyScene": (200, 336),

@@ -50,7 +50,8 @@ def _colour_weights() -> tuple[np.ndarray, np.ndarray]:
     for k, colour in enumerate(PALETTE):
         _, cb, cr = colour.ycbcr
         norm = np.hypot(cb - 128, cr - 128)
-        uc, ur = np.round((cb - 128) / norm * FRAC) / FRAC, np.round((cr - 128) / norm * FRAC) / FRAC
+        uc = np.round((cb - 128) / norm * FRAC) / FRAC
+        ur = np.round((cr - 128) / norm * FRAC) / FRAC
         w[k] = (0.0, uc, ur)
         b[k] = -128.0 * (uc + ur) - CHROMA_THRESHOLD     # dot(chroma - 128, u) - threshold
     w[6], b[6] = (0.25, 0, 0), -32.0          # bright: (Y - 128) / 4

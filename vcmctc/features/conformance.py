@@ -11,11 +11,11 @@
   the variance (population, as ``torch.var(..., unbiased=False)``) of every channel over H x W,
   keeping one channel in ``subsample`` (the split point's ``conformance_subsample``:
   CompressAI-Vision's ``conformance.subsample_ratio``, 9 by default and 90 for HiEve in its
-  ``scripts/evaluation/default_vision_performances.sh``). As CompressAI-Vision 31165da does (``compressai_vision/pipelines/base.py``,
-  ``_save_conformance_data``), the first tensor keeps channels 0, r, 2r...; the next tensor
-  starts at ``(offset + C) % r`` where C is the channel count of the tensor before, and so on.
-  vcmctc computes in float64 from the stored samples (CompressAI-Vision in the tensor's dtype):
-  values agree to the precision of that dtype;
+  ``scripts/evaluation/default_vision_performances.sh``). As CompressAI-Vision 31165da does
+  (``compressai_vision/pipelines/base.py``, ``_save_conformance_data``), the first tensor keeps
+  channels 0, r, 2r...; the next tensor starts at ``(offset + C) % r`` where C is the channel
+  count of the tensor before, and so on. vcmctc computes in float64 from the stored samples
+  (CompressAI-Vision in the tensor's dtype): values agree to the precision of that dtype;
 - where the submitter gives the original features (part 1's output before coding), the mean
   squared error of the decoded features, over all tensors and per tensor.
 """

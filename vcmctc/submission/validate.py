@@ -235,7 +235,8 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
         if problem:
             plan.add("error", None, None, f"task: {problem}")
         if output == "features":
-            for seq_id in {p.seq.id for p in plan.points() if p.level == "decoded"}:
+            decoded = [p.seq.id for p in plan.points() if p.level == "decoded"]
+            for seq_id in dict.fromkeys(decoded):
                 if not edition.sequences[seq_id].split_point:
                     plan.add("error", seq_id, None, f"the decoder outputs features but edition "
                              f"{edition.id} names no split point for {seq_id} (its "
