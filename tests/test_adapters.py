@@ -52,7 +52,7 @@ def _request(tmp_path, decoded, task="object-detection", first_frame=0, timeout_
 # registry and request
 
 def test_registry_names_and_suggestion():
-    assert ADAPTERS.names() == ["command", "detectron2", "provided"]
+    assert ADAPTERS.names() == ["command", "detectron2", "detectron2-split", "provided", "torch"]
     with pytest.raises(UserError, match="unknown task adapter 'comand'; did you mean command"):
         get_adapter("comand")
 

@@ -33,7 +33,7 @@ def test_tables_text_and_csv(cli):
 def test_tables_check_passes(cli):
     r = cli("tables", "--check")
     assert r.code == 0
-    assert "0 error(s)" in r.out and "5 edition(s) and 2 anchor(s)" in r.out
+    assert "0 error(s)" in r.out and "6 edition(s) and 2 anchor(s)" in r.out
 
 
 def test_tables_check_fails_on_bad_edition(cli, tmp_path):

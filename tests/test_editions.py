@@ -16,7 +16,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_bundled_editions_listed_and_clean():
-    assert set(list_editions()) == {"vcm-n0638", "fcm-fctm-v1", "vcm-jbe2024", "fcm-jbe2024", "ctc-demo"}
+    assert set(list_editions()) == {"vcm-n0638", "fcm-fctm-v1", "vcm-jbe2024", "fcm-jbe2024", "ctc-demo",
+                                   "ctc-demo-fcm"}
     for ed_id in list_editions():
         errors = [p for p in check_edition(load_edition(ed_id)) if p.level == "error"]
         assert errors == [], errors

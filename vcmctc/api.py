@@ -29,9 +29,10 @@ class Results:
     def _frame(self, name: str) -> "pd.DataFrame":
         import pandas as pd
 
-        from vcmctc.reports.render import tidy_tables
+        from vcmctc.reports.render import COMPLEXITY_COLUMNS, FEATURE_COLUMNS, tidy_tables
 
-        columns, rows = tidy_tables(self.model)[name]
+        empty = {"complexity": (COMPLEXITY_COLUMNS, []), "features": (FEATURE_COLUMNS, [])}
+        columns, rows = tidy_tables(self.model).get(name) or empty[name]
         return pd.DataFrame(rows, columns=columns)
 
     def points(self) -> "pd.DataFrame":
@@ -49,6 +50,16 @@ class Results:
     def overall(self) -> "pd.DataFrame":
         """The overall row (one row, the same columns as :meth:`sequences`)."""
         return self._frame("overall")
+
+    def complexity(self) -> "pd.DataFrame":
+        """kMAC/pixel per point, sequence, class and overall row and component (FCM; empty
+        when the results have none)."""
+        return self._frame("complexity")
+
+    def features(self) -> "pd.DataFrame":
+        """The decoded features of each point: split point, tensors, MD5, MSE, conformance
+        file (FCM; empty when no point decoded features)."""
+        return self._frame("features")
 
     # ---- shortcuts
     @property

@@ -5,7 +5,14 @@ Every adapter has ``run(request: TaskRequest) -> TaskRun`` and is registered by 
 
 - ``provided``: the submitter gave the task output; it is only checked, nothing runs;
 - ``command``: an external program, given as an argv template, writes the output;
-- ``detectron2``: a detectron2 predictor runs in-process (optional extra).
+- ``detectron2``: a detectron2 predictor runs in-process (optional extra);
+- ``torch``: part 2 of a split network (FCM) runs in-process on decoded features, built by a
+  ``module:callable`` entry point (optional extra);
+- ``detectron2-split``: part 2 of a detectron2 R-CNN fed with decoded FPN features, as
+  CompressAI-Vision does (optional extra).
+
+Decoded features (a decoder with ``output: features``) are read by ``command`` (the program gets
+the feature file as ``{decoded}``), ``torch`` and ``detectron2-split``.
 
 The output contract belongs to the task family of the sequence's metric (see
 :mod:`vcmctc.families`): the request names it (``output_kind``) and carries its check.
@@ -54,6 +61,9 @@ class TaskRequest:
     timeout_s: float | None = None
     sequence: str = ""
     workdir: Path | None = None
+    # FCM: decoded features (``decoded`` is a feature file, or a folder of them for an image
+    # set); the Layout of vcmctc.features.spec says the split point and the tensor shapes
+    features: object | None = None
 
     def __post_init__(self):
         if self.frames <= 0:
@@ -84,6 +94,7 @@ class TaskRun:
     peak_rss_mb: float | None = None
     argv: tuple[str, ...] | None = None
     log: Path | None = None
+    complexity: dict[str, float] | None = None   # kMAC/pixel the adapter measured, by component
 
     @property
     def ok(self) -> bool:
@@ -105,8 +116,13 @@ ADAPTERS: Registry = Registry("task adapter")
 ADAPTERS.register("provided", "vcmctc.adapters.provided:ProvidedAdapter")
 ADAPTERS.register("command", "vcmctc.adapters.command:CommandAdapter")
 ADAPTERS.register("detectron2", "vcmctc.adapters.detectron2:Detectron2Adapter")
+ADAPTERS.register("torch", "vcmctc.adapters.torch:TorchAdapter")
+ADAPTERS.register("detectron2-split", "vcmctc.adapters.detectron2:Detectron2SplitAdapter")
 #: Adapters that run a task network (and can therefore serve the decoded level).
-RUNS_A_NETWORK = ("command", "detectron2")
+RUNS_A_NETWORK = ("command", "detectron2", "torch", "detectron2-split")
+#: What each adapter reads at the decoded level: decoded pixels, decoded features, or both.
+READS = {"command": ("pixels", "features"), "detectron2": ("pixels",), "torch": ("features",),
+         "detectron2-split": ("features",)}
 
 
 def get_adapter(name: str, **options) -> TaskAdapter:
@@ -125,12 +141,17 @@ def from_spec(spec, root: Path, contain=None) -> TaskAdapter:
             raise UserError("the detectron2 adapter needs 'config' and 'weights'")
         return get_adapter("detectron2", config_file=root / spec.config,
                            weights=root / spec.weights, **spec.options)
+    if spec.adapter in ("torch", "detectron2-split"):
+        from vcmctc.adapters.torch import spec_options
+
+        return get_adapter(spec.adapter, **spec_options(spec, root))
     return get_adapter(spec.adapter)
 
 
-def adapter_problem(spec, root: Path) -> str | None:
+def adapter_problem(spec, root: Path, decoded: str = "pixels") -> str | None:
     """Why the manifest's task adapter cannot run a task network on decoded data (None if it
-    can): checked by ``validate`` whenever a point is evaluated at the decoded level."""
+    can): checked by ``validate`` whenever a point is evaluated at the decoded level.
+    ``decoded``: what the decoder outputs (``pixels`` or ``features``)."""
     if spec.adapter not in ADAPTERS:
         try:
             ADAPTERS.check(spec.adapter)
@@ -139,6 +160,10 @@ def adapter_problem(spec, root: Path) -> str | None:
     if spec.adapter not in RUNS_A_NETWORK:
         return (f"the {spec.adapter!r} adapter runs no task network, so decoded points cannot be "
                 f"scored: use 'command' or 'detectron2' (or evaluate at --level outputs)")
+    if decoded not in READS.get(spec.adapter, ("pixels",)):
+        fits = ", ".join(a for a, r in READS.items() if decoded in r)
+        return (f"the decoder outputs {decoded} (decoder output: {decoded}) but the "
+                f"{spec.adapter!r} adapter reads {' and '.join(READS[spec.adapter])}: use {fits}")
     try:
         from_spec(spec, root)
     except UserError as exc:

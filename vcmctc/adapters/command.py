@@ -3,7 +3,9 @@
 The program is an argv template (no shell) with placeholders ``{decoded}`` (the decoded YUV, or
 the folder of decoded ``<image id>.png`` of an image set), ``{width}``, ``{height}``,
 ``{frames}`` (frames, or images of a set), ``{bit_depth}``, ``{chroma}`` (empty for image sets),
-``{first_frame}``, ``{task}``, ``{output}``, ``{fps}`` and ``{sequence}``. It must write to
+``{first_frame}``, ``{task}``, ``{output}``, ``{fps}``, ``{sequence}`` and ``{split_point}`` (FCM:
+the split point id when ``{decoded}`` is a feature file or a folder of them, see
+docs/features.md; else empty). It must write to
 ``{output}`` what the task family of the sequence's metric reads (see :mod:`vcmctc.families`:
 a COCO results JSON, a MOT txt, an Open Images predictions CSV, a folder of label maps). It is
 run by :func:`vcmctc.runner.run_process`, like decoders.
@@ -18,7 +20,7 @@ from vcmctc.errors import UserError
 from vcmctc.runner import check_template, exit_status, fill_template, run_process
 
 PLACEHOLDERS = ("decoded", "width", "height", "frames", "bit_depth", "chroma", "first_frame",
-                "task", "output", "fps", "sequence")
+                "task", "output", "fps", "sequence", "split_point")
 
 
 class CommandAdapter:
@@ -45,7 +47,8 @@ class CommandAdapter:
                 "frames": request.frames, "bit_depth": fmt.bit_depth if fmt else "",
                 "chroma": fmt.chroma if fmt else "",
                 "first_frame": request.first_frame, "task": request.task,
-                "output": request.output, "fps": request.fps, "sequence": request.sequence}
+                "output": request.output, "fps": request.fps, "sequence": request.sequence,
+                "split_point": request.features.split.id if request.features is not None else ""}
 
     def run(self, request: TaskRequest) -> TaskRun:
         if request.decoded is None:

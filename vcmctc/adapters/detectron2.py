@@ -5,6 +5,9 @@ from https://github.com/facebookresearch/detectron2). Nothing here imports them 
 predictor is built, and the predictor is injectable (``predictor_factory``) so the conversion
 code is tested without them.
 
+``Detectron2SplitAdapter`` (``detectron2-split``) is the FCM counterpart: part 2 of the R-CNN
+run on decoded FPN features (see :class:`RcnnPart2`).
+
 Frames are read from the YUV with :class:`~vcmctc.media.yuv.YuvReader`, converted to BGR with
 :func:`~vcmctc.media.yuv.to_bgr` (the colour matrix and range are options: use what the CTC
 edition says) and given to the predictor one at a time. Its ``Instances`` become COCO results:
@@ -16,14 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from vcmctc.adapters import TaskRequest, TaskRun, finish_run, remove_stale
+from vcmctc.adapters.inprocess import run_frames
+from vcmctc.adapters.torch import TorchAdapter
 from vcmctc.errors import UserError
 from vcmctc.media.yuv import YuvReader, to_bgr
 
@@ -189,41 +192,28 @@ class Detectron2Adapter:
         request.log.parent.mkdir(parents=True, exist_ok=True)
         remove_stale(request.output)
         results: list[dict] = []
-        status, message, done = "ok", "", 0
-        wall0, cpu0 = time.perf_counter(), time.process_time()
+
+        def step(frame: tuple[int, tuple]) -> None:
+            i, (y, u, v) = frame
+            outputs = predictor(to_bgr(y, u, v, request.fmt, self.matrix, self.full_range))
+            results.extend(instances_to_coco(
+                outputs["instances"], request.first_frame + i,
+                category_map=self.category_map, with_masks=with_masks))
+
         with open(request.log, "w", encoding="utf-8") as log:
             log.write(f"detectron2 config {self.config_file}, weights {self.weights}, "
                       f"{request.task}, {request.frames} frames from {request.decoded}\n")
-            try:
+
+            def frames():
                 with YuvReader(request.decoded, request.fmt, frames=request.frames) as reader:
-                    for i, (y, u, v) in enumerate(reader):
-                        bgr = to_bgr(y, u, v, request.fmt, self.matrix, self.full_range)
-                        outputs = predictor(bgr)
-                        results.extend(instances_to_coco(
-                            outputs["instances"], request.first_frame + i,
-                            category_map=self.category_map, with_masks=with_masks))
-                        done = i + 1
-                        if (request.timeout_s is not None
-                                and time.perf_counter() - wall0 > request.timeout_s):
-                            if done < request.frames:
-                                status = "timeout"
-                            break
-            except ModelMismatch:
-                raise
-            except UserError as exc:  # e.g. the decoded file has the wrong size
-                status, message = "failed", f"{request.label}: {exc}"
-                log.write(f"{exc}\n")
-            except Exception as exc:  # a crash at one rate point must not stop the others
-                status = "failed"
-                message = (f"{request.label}: detectron2 failed at frame {done}: "
-                           f"{type(exc).__name__}: {exc} (log {request.log})")
-                log.write(traceback.format_exc())
-            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+                    yield from enumerate(reader)
+
+            loop = run_frames(request, frames(), step, what="detectron2", log=log,
+                              reraise=(ModelMismatch,))
+            status, message, done, wall, cpu = (loop.status, loop.message, loop.done,
+                                                loop.wall_s, loop.cpu_s)
             log.write(f"{done} frames, {len(results)} detections, {wall:.3f} s\n")
-        if status == "timeout":
-            message = (f"{request.label}: detectron2 timed out after {request.timeout_s:g} s "
-                       f"({done} of {request.frames} frames)")
-        elif status == "ok":
+        if status == "ok":
             tmp = request.output.with_name(request.output.name + ".part")
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(results, fh)
@@ -232,3 +222,107 @@ class Detectron2Adapter:
                        f"{done} frames in {wall:.3f} s")
         return finish_run(request, status=status, message=message, wall_s=wall, cpu_s=cpu,
                           log=request.log)
+
+
+# --------------------------------------------------------------------------------------------
+# split inference (FCM): part 2 of an R-CNN fed with decoded FPN features
+
+
+class _ImageSizes:
+    """What detectron2's RPN and ROI heads read of their ``images`` argument in split
+    inference: the network input sizes (resized, before padding). CompressAI-Vision passes the
+    same stand-in (``compressai_vision/model_wrappers/detectron2.py``, 31165da)."""
+
+    def __init__(self, sizes: list[tuple[int, int]]):
+        self.image_sizes = sizes
+
+
+def build_rcnn_model(*, config_file: str, weights: str, device: str = "cpu",
+                     score_threshold: float | None = None, opts: Sequence[str] = ()):
+    """A detectron2 ``GeneralizedRCNN`` (built from a config file, weights loaded, eval mode)."""
+    try:
+        from detectron2.checkpoint import DetectionCheckpointer
+        from detectron2.config import get_cfg
+        from detectron2.modeling import build_model
+    except ImportError as exc:
+        raise UserError(f"{INSTALL_HINT} ({exc})") from None
+    cfg = get_cfg()
+    cfg.merge_from_file(str(config_file))
+    if opts:
+        cfg.merge_from_list(list(opts))
+    cfg.MODEL.DEVICE = device
+    if score_threshold is not None:
+        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = float(score_threshold)
+    cfg.freeze()
+    model = build_model(cfg)
+    DetectionCheckpointer(model).load(str(weights))
+    return model.eval()
+
+
+class RcnnPart2:
+    """Part 2 of a detectron2 R-CNN split at the FPN: decoded ``p2..p5`` in, COCO results out.
+
+    As CompressAI-Vision's ``_feature_pyramid_to_output`` (31165da) does: ``p6`` is the FPN top
+    block applied to ``p5``; the RPN and the ROI heads run on ``p2..p6`` with the network input
+    size of the frame; detectron2's ``_postprocess`` scales the instances back to the original
+    frame size. Instances become COCO results with :func:`instances_to_coco` (masks for
+    instance segmentation)."""
+
+    LEVELS = ("p2", "p3", "p4", "p5")
+
+    def __init__(self, model, category_map: Mapping[int, int]):
+        self.model = model
+        self.category_map = dict(category_map)
+
+    def __call__(self, features: Mapping[str, Any], frame) -> list[dict]:
+        if frame.width is None or frame.input_size is None:
+            raise UserError("the detectron2 split adapter needs the frame size to scale "
+                            "detections back: the edition gives none for this sequence")
+        model = self.model
+        x = {name: features[name] for name in self.LEVELS}
+        x["p6"] = model.backbone.top_block(x["p5"])[0]
+        images = _ImageSizes([tuple(frame.input_size)])
+        proposals, _ = model.proposal_generator(images, x, None)
+        results, _ = model.roi_heads(images, x, proposals, None)
+        processed = model._postprocess(results, [{"height": frame.height, "width": frame.width}],
+                                       images.image_sizes)
+        return instances_to_coco(processed[0]["instances"], frame.frame_id,
+                                 category_map=self.category_map,
+                                 with_masks=frame.task == "instance-segmentation")
+
+
+def build_rcnn_part2(*, weights: str, device: str = "cpu", config_file: str,
+                     score_threshold: float | None = None, opts: Sequence[str] = (),
+                     category_map: Mapping[int, int] | None = None,
+                     model_factory: Callable[..., Any] | None = None) -> RcnnPart2:
+    """The part-2 builder of the ``detectron2-split`` adapter (a ``torch`` adapter entry point):
+    ``model_factory`` (default :func:`build_rcnn_model`) makes the R-CNN."""
+    if category_map is None:
+        from vcmctc.datasets.coco import CONTIGUOUS_TO_COCO_ID as category_map
+    model = (model_factory or build_rcnn_model)(config_file=str(config_file), weights=weights,
+                                                device=device, score_threshold=score_threshold,
+                                                opts=tuple(opts))
+    return RcnnPart2(model, category_map)
+
+
+class Detectron2SplitAdapter(TorchAdapter):
+    """``detectron2-split``: the torch adapter with :func:`build_rcnn_part2` as its entry point.
+
+    ``config_file``/``weights``: the detectron2 model (Faster or Mask R-CNN with an FPN);
+    ``device``, ``score_threshold``, ``opts``: as :func:`build_predictor`; ``category_map``:
+    model class index -> COCO id; ``model_factory``: makes the model (tests inject a double)."""
+
+    def __init__(self, config_file: str | os.PathLike, weights: str | os.PathLike, *,
+                 device: str = "cpu", score_threshold: float | None = None,
+                 opts: Sequence[str] = (), category_map: Mapping[int, int] | None = None,
+                 model_factory: Callable[..., Any] | None = None,
+                 measure_complexity: bool = True):
+        if not Path(config_file).is_file():
+            raise UserError("detectron2 config file not found", file=config_file)
+        if len(opts) % 2:
+            raise UserError(f"detectron2 opts must be KEY VALUE pairs, got {list(opts)!r}")
+        super().__init__(build_rcnn_part2, weights=weights, device=device,
+                         measure_complexity=measure_complexity,
+                         options={"config_file": str(config_file),
+                                  "score_threshold": score_threshold, "opts": tuple(opts),
+                                  "category_map": category_map, "model_factory": model_factory})

@@ -30,6 +30,8 @@ class CsvTable(str, enum.Enum):
     classes = "classes"
     overall = "overall"
     meta = "meta"
+    complexity = "complexity"   # only when the results have kMAC/pixel
+    features = "features"       # only when points decoded features (FCM)
 
 
 class CompareFormat(str, enum.Enum):
@@ -65,6 +67,9 @@ def report_cmd(
             raise UserError(f"the {name} report has several tables: give -o FILE.csv (one file "
                             "per table) or --table NAME")
         text = render(data, name)
+        if table is not None and table.value not in text:
+            raise UserError(f"{results}: no {table.value} table (the results have no "
+                            f"{'kMAC/pixel' if table.value == 'complexity' else 'decoded features'})")
         sys.stdout.write(text[table.value] if table is not None else text)
         return
     for path in write_report_files(data, name, out):

@@ -33,7 +33,7 @@ TOP_FIELDS = {
     "id", "title", "track", "document", "software", "include", "abstract", "sources",
     "default_source", "scenarios", "default_scenario", "scenario_settings", "rate_points",
     "rate_unit", "bd", "aggregation", "classes", "datasets", "sequences", "drop_sequences",
-    "notes", "order",
+    "notes", "order", "split_points",
 }
 
 
@@ -71,6 +71,8 @@ class Edition:
     files: tuple[Path, ...]
     hash: str
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    # FCM: split point id -> SplitPoint (vcmctc.features.spec), named by datasets/sequences
+    split_points: dict[str, Any] = field(default_factory=dict)
 
     def sequence(self, name: str) -> Sequence:
         """Find a sequence by id or alias; unknown names get a suggestion."""
@@ -262,6 +264,7 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
             parsed = Dataset(**{**parsed.__dict__, "rate_unit": rate_unit})
         datasets[str(ds_id)] = parsed
 
+    split_points = _split_points(ctx, d)
     sequences: dict[str, Sequence] = {}
     for sid, entry in (d.get("sequences") or {}).items():
         sid = str(sid)
@@ -275,6 +278,11 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
                                         disagreements=merged.disagreements.get(sid))
     if not sequences:
         raise _err(ctx, "field 'sequences': the edition has no sequences")
+    for seq in sequences.values():
+        if seq.split_point is not None and seq.split_point not in split_points:
+            raise _err(f"{ctx}: sequence {seq.id}",
+                       f"field 'split_point': {seq.split_point!r} is not defined in "
+                       f"'split_points' (known: {', '.join(split_points) or 'none'})")
     order = d.get("order")
     if order is not None:  # explicit row order, e.g. as a paper or reporting template prints it
         if not isinstance(order, list) or sorted(map(str, order)) != sorted(sequences):
@@ -309,7 +317,18 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
         files=tuple(merged.files),
         hash=hashlib.sha256(canonical.encode()).hexdigest()[:16],
         raw=d,
+        split_points=split_points,
     )
+
+
+def _split_points(ctx: str, d: dict[str, Any]) -> dict[str, Any]:
+    """The edition's split points (FCM), see :mod:`vcmctc.features.spec`."""
+    from vcmctc.features.spec import parse_split_point
+
+    raw = d.get("split_points") or {}
+    if not isinstance(raw, dict):
+        raise _err(ctx, "field 'split_points': expected a mapping id -> split point")
+    return {str(k): parse_split_point(ctx, str(k), v) for k, v in raw.items()}
 
 
 _INDEX: dict[tuple, dict[str, Path]] = {}  # (folder, its files' stats) -> edition id -> file

@@ -100,9 +100,10 @@ class Dataset:
     gt: str | None = None
     description: str | None = None
     metric_options: dict[str, Any] = field(default_factory=dict)
+    split_point: str | None = None   # FCM: id of the split point (the edition's split_points)
 
     FIELDS = ("kind", "task", "task_network", "metric", "rate_unit", "first_frame", "gt",
-              "description", "metric_options")
+              "description", "metric_options", "split_point")
 
     @classmethod
     def parse(cls, ctx: str, ds_id: str, data: Any) -> "Dataset":
@@ -121,6 +122,7 @@ class Dataset:
             gt=_str(ctx, "gt", data.get("gt")),
             description=_str(ctx, "description", data.get("description")),
             metric_options=_options(ctx, data.get("metric_options")),
+            split_point=_str(ctx, "split_point", data.get("split_point")),
         )
 
 
@@ -153,6 +155,7 @@ class Sequence:
     first_frame: int = 0
     gt: str | None = None
     metric_options: dict[str, Any] = field(default_factory=dict)
+    split_point: str | None = None  # FCM: the split point whose tensors a decoder outputs
     optional: bool = False
     notes: dict[str, str] = field(default_factory=dict)
     field_sources: dict[str, str] = field(default_factory=dict)
@@ -163,7 +166,8 @@ class Sequence:
     FILE_FIELDS = ("aliases", "dataset", "class", "kind", "width", "height", "fps",
                    "total_frames", "skip", "frames", "tail", "items", "pixels", "intra_period",
                    "bit_depth", "chroma", "qps", "task", "task_network", "metric", "rate_unit",
-                   "first_frame", "gt", "metric_options", "optional", "notes", "source")
+                   "first_frame", "gt", "metric_options", "split_point", "optional", "notes",
+                   "source")
 
     def qps_for(self, scenario: str) -> tuple[int, ...] | None:
         """QPs of ``scenario``; image sets are intra coded, so they use their AI QPs."""
@@ -265,6 +269,7 @@ def parse_sequence(ctx: str, seq_id: str, data: Any, *, track: str,
         first_frame=_int(ctx, "first_frame", pick("first_frame"), nullable=False),
         gt=_str(ctx, "gt", pick("gt")),
         metric_options={**ds.metric_options, **_options(ctx, data.get("metric_options"))},
+        split_point=_str(ctx, "split_point", pick("split_point")),
         optional=bool(data.get("optional", False)),
         notes=dict(notes),
         field_sources=dict(field_sources),

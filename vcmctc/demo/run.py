@@ -65,27 +65,40 @@ def _manifest(codec: str, description: str, decoder: list[str], anchor: str | No
 
 
 class Demo:
+    """The mini CTC: sequences, encodes, manifests, then :meth:`run` evaluates the anchor and the
+    submission and writes the reports (:class:`vcmctc.demo.fcm.FcmDemo` is the FCM one)."""
+
+    EDITION = EDITION
+    REPORT = "demo"                  # reports/<REPORT>.{html,xlsx,md}
+    ANCHOR = "the VVC anchor"
+
     def __init__(self, out: Path, jobs: int = 2, say: Callable[[str], None] | None = None):
         from vcmctc.ctc.editions import load_edition
 
         self.out = Path(out).resolve()
         self.jobs = jobs
         self.say = say or (lambda _line: None)
-        self.ed = load_edition(EDITION)
+        self.ed = load_edition(self.EDITION)
         self.data = self.out / "data"
         self.anchor_dir = self.out / "anchor"
         self.sub_dir = self.out / "submission"
 
+    def stamp(self) -> dict[str, Any]:
+        return _stamp()
+
+    def cache_folders(self) -> tuple[Path, ...]:
+        return (self.data, self.anchor_dir, self.sub_dir)
+
     def prepare(self) -> None:
         """Make sure the cache belongs to these generator and encoder settings."""
         stamp_path = self.out / "demo-stamp.json"
-        stamp = _stamp()
+        stamp = self.stamp()
         try:
             old = json.loads(stamp_path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             old = None
         if old != stamp:
-            for folder in (self.data, self.anchor_dir, self.sub_dir):
+            for folder in self.cache_folders():
                 shutil.rmtree(folder, ignore_errors=True)
             atomic_write_text(stamp_path, json.dumps(stamp, indent=1))
 
@@ -217,22 +230,26 @@ class Demo:
         from vcmctc.reports.render import write_report
 
         folder = self.out / "reports"
-        return {fmt: write_report(results, fmt, folder / f"demo.{ext}")
+        return {fmt: write_report(results, fmt, folder / f"{self.REPORT}.{ext}")
                 for fmt, ext in (("html", "html"), ("xlsx", "xlsx"), ("md", "md"))}
+
+    def run(self, progress: Callable[[str], None] | None = None):
+        """Build what is not cached, evaluate the anchor, then the submission against it;
+        returns (results, results.json, reports)."""
+        self.prepare()
+        self.sequences()
+        self.encode_all()
+        self.manifests()
+        self.say(f"evaluating {self.ANCHOR}")
+        _, anchor_results = self.evaluate(self.anchor_dir, progress)
+        # The submission names the anchor's results as its reference; they are copied beside
+        # it, outside both submissions, the way a user would keep an anchor run.
+        shutil.copyfile(anchor_results, self.out / "anchor-results.json")
+        self.say("evaluating the example submission against the anchor")
+        results, path = self.evaluate(self.sub_dir, progress)
+        return results, path, self.reports(results)
 
 
 def run_demo(out: Path, jobs: int = 2, say: Callable[[str], None] | None = None,
              progress: Callable[[str], None] | None = None):
-    demo = Demo(out, jobs, say)
-    demo.prepare()
-    demo.sequences()
-    demo.encode_all()
-    demo.manifests()
-    demo.say("evaluating the VVC anchor")
-    _, anchor_results = demo.evaluate(demo.anchor_dir, progress)
-    # The submission names the anchor's results as its reference; they are copied beside it,
-    # outside both submissions, the way a user would keep an anchor run.
-    shutil.copyfile(anchor_results, demo.out / "anchor-results.json")
-    demo.say("evaluating the example submission against the anchor")
-    results, path = demo.evaluate(demo.sub_dir, progress)
-    return results, path, demo.reports(results)
+    return Demo(out, jobs, say).run(progress)

@@ -134,6 +134,34 @@ def _tail(log: str, lines: int = 6) -> str:
     return " | ".join(kept[-lines:])
 
 
+def _check_settings(width: int, height: int, frames: int, fps: float, qp: int, preset: str,
+                    intra_period: int) -> None:
+    _check_size(width, height)
+    if preset not in PRESETS:
+        raise UserError(f"unknown libvvenc preset {preset!r} (known: {', '.join(PRESETS)})")
+    if isinstance(qp, bool) or not isinstance(qp, (int, np.integer)) or not 0 <= qp <= 63:
+        raise UserError(f"QP must be an integer 0..63, got {qp!r}")
+    if intra_period <= 0 or intra_period % ENCODER_SETTINGS["gop_size"]:
+        raise UserError(f"intra period must be a positive multiple of 32, got {intra_period}")
+    if frames <= 0:
+        raise UserError(f"need frames > 0, got frames={frames}")
+    if not fps > 0:
+        raise UserError(f"fps must be positive, got {fps!r}")
+
+
+def _encode_command(width: int, height: int, frames: int, fps: float, qp: int, out: Path, *,
+                    preset: str, intra_period: int, colour: tuple[str, ...]) -> list[str]:
+    params = (f"threads={ENCODER_SETTINGS['threads']}:"
+              f"MaxParallelFrames={ENCODER_SETTINGS['max_parallel_frames']}:"
+              f"IntraPeriod={intra_period}:GOPSize={ENCODER_SETTINGS['gop_size']}")
+    return [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}",
+            "-r", f"{fps:g}", *colour, "-i", "pipe:0", "-frames:v", str(frames),
+            "-c:v", "libvvenc", "-preset", preset, "-qp", str(int(qp)), "-qpa", "0",
+            "-vvenc-params", params, "-flags", "+bitexact", "-fflags", "+bitexact",
+            "-f", "vvc", str(out)]
+
+
 def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps: float,
                qp: int, out: str | os.PathLike, *, preset: str = DEFAULT_PRESET,
                intra_period: int = DEFAULT_INTRA_PERIOD, skip: int = 0,
@@ -147,17 +175,9 @@ def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps
     as output options, ffmpeg would convert the pictures from its assumed input colours).
     Default: none (no colour description).
     """
-    _check_size(width, height)
-    if preset not in PRESETS:
-        raise UserError(f"unknown libvvenc preset {preset!r} (known: {', '.join(PRESETS)})")
-    if isinstance(qp, bool) or not isinstance(qp, (int, np.integer)) or not 0 <= qp <= 63:
-        raise UserError(f"QP must be an integer 0..63, got {qp!r}")
-    if intra_period <= 0 or intra_period % ENCODER_SETTINGS["gop_size"]:
-        raise UserError(f"intra period must be a positive multiple of 32, got {intra_period}")
-    if frames <= 0 or skip < 0:
+    _check_settings(width, height, frames, fps, qp, preset, intra_period)
+    if skip < 0:
         raise UserError(f"need frames > 0 and skip >= 0, got frames={frames} skip={skip}")
-    if not fps > 0:
-        raise UserError(f"fps must be positive, got {fps!r}")
     if len(colour) % 2 or any(opt not in _COLOUR_OPTIONS for opt in colour[0::2]):
         raise UserError(f"colour options must be pairs of {', '.join(_COLOUR_OPTIONS)} and a "
                         f"value, got {list(colour)}")
@@ -174,15 +194,8 @@ def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps
         raise UserError(f"has {size // fb} frames, need {skip + frames} (skip {skip} + "
                         f"{frames})", file=src)
     out.parent.mkdir(parents=True, exist_ok=True)
-    params = (f"threads={ENCODER_SETTINGS['threads']}:"
-              f"MaxParallelFrames={ENCODER_SETTINGS['max_parallel_frames']}:"
-              f"IntraPeriod={intra_period}:GOPSize={ENCODER_SETTINGS['gop_size']}")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", "yuv420p10le", "-s", f"{width}x{height}",
-           "-r", f"{fps:g}", *colour, "-i", "pipe:0", "-frames:v", str(frames),
-           "-c:v", "libvvenc", "-preset", preset, "-qp", str(int(qp)), "-qpa", "0",
-           "-vvenc-params", params, "-flags", "+bitexact", "-fflags", "+bitexact",
-           "-f", "vvc", str(out)]
+    cmd = _encode_command(width, height, frames, fps, qp, out, preset=preset,
+                          intra_period=intra_period, colour=colour)
 
     def feed(stdin):
         data = np.memmap(src, dtype=np.uint8, mode="r", offset=skip * fb, shape=(frames, fb))
@@ -193,6 +206,35 @@ def encode_vvc(yuv: str | os.PathLike, width: int, height: int, frames: int, fps
     if code != 0 or not out.is_file():
         raise UserError(f"ffmpeg/libvvenc failed (exit {code}): {_tail(log)}", file=src)
     return CodingRun(out, out.stat().st_size, frames, wall, cpu, tuple(cmd))
+
+
+def encode_vvc10(frames: np.ndarray, width: int, height: int, fps: float, qp: int,
+                 out: str | os.PathLike, *, preset: str = DEFAULT_PRESET,
+                 intra_period: int = DEFAULT_INTRA_PERIOD) -> CodingRun:
+    """Encode 10-bit 4:2:0 frames given as samples (``frames x (Y, Cb, Cr planes)``, values
+    0..1023) to a VVC bitstream, with the settings of :func:`encode_vvc` (no bit-depth
+    conversion: the samples are libvvenc's input as they are)."""
+    frames = np.asarray(frames)
+    n = int(frames.shape[0]) if frames.ndim == 2 else 0
+    _check_settings(width, height, n, fps, qp, preset, intra_period)
+    if frames.shape[1] != _frame_bytes(width, height):
+        raise UserError(f"a {width}x{height} 4:2:0 frame has {_frame_bytes(width, height)} "
+                        f"samples, got {frames.shape[1]}")
+    if frames.size and (frames.min() < 0 or frames.max() > 1023):
+        raise UserError("10-bit samples must lie in 0..1023")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = _encode_command(width, height, n, fps, qp, out, preset=preset,
+                          intra_period=intra_period, colour=())
+
+    def feed(stdin):
+        for i in range(n):
+            stdin.write(frames[i].astype("<u2").tobytes())
+
+    code, wall, cpu, log = _run_with_rusage(cmd, feed=feed)
+    if code != 0 or not out.is_file():
+        raise UserError(f"ffmpeg/libvvenc failed (exit {code}): {_tail(log)}", file=out)
+    return CodingRun(out, out.stat().st_size, n, wall, cpu, tuple(cmd))
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -206,20 +248,11 @@ def _read_exact(stream, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def decode_vvc(bitstream: str | os.PathLike, out_yuv: str | os.PathLike, *,
-               width: int | None = None, height: int | None = None,
-               frames: int | None = None) -> CodingRun:
-    """Decode a VVC bitstream to an 8-bit 4:2:0 YUV file (10-bit output rounded to 8 bits).
-
-    The size is read from the decoder's output; ``width``, ``height`` and ``frames``, when
-    given, are checked against it.
-    """
-    src, dst = Path(bitstream), Path(out_yuv)
-    if not src.is_file():
-        raise UserError("bitstream not found", file=src)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+def _decode(bitstream: Path, sink) -> tuple[dict, int, float, float, str, list[str]]:
+    """Run ffmpeg's VVC decoder; ``sink(samples)`` gets each frame's 10-bit 4:2:0 samples
+    (a ``<u2`` array). Returns (info, exit code, wall, cpu, log, command)."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-threads", "1",
-           "-c:v", "vvc", "-i", str(src), "-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p10le",
+           "-c:v", "vvc", "-i", str(bitstream), "-f", "yuv4mpegpipe", "-pix_fmt", "yuv420p10le",
            "-strict", "-1", "pipe:1"]
     info: dict = {"frames": 0, "error": None}
 
@@ -236,23 +269,25 @@ def decode_vvc(bitstream: str | os.PathLike, out_yuv: str | os.PathLike, *,
             return
         info["size"] = (w, h)
         samples = _frame_bytes(w, h)
-        with open(dst, "wb") as fh:
-            while True:
-                marker = stdout.readline()
-                if not marker:
-                    break
-                if not marker.startswith(b"FRAME"):
-                    info["error"] = f"bad frame marker {marker[:20]!r}"
-                    return
-                raw = _read_exact(stdout, 2 * samples)
-                if len(raw) != 2 * samples:
-                    info["error"] = "truncated frame from the decoder"
-                    return
-                x = np.frombuffer(raw, dtype="<u2")
-                fh.write(np.minimum((x + 2) >> 2, 255).astype(np.uint8).tobytes())
-                info["frames"] += 1
+        while True:
+            marker = stdout.readline()
+            if not marker:
+                break
+            if not marker.startswith(b"FRAME"):
+                info["error"] = f"bad frame marker {marker[:20]!r}"
+                return
+            raw = _read_exact(stdout, 2 * samples)
+            if len(raw) != 2 * samples:
+                info["error"] = "truncated frame from the decoder"
+                return
+            sink(np.frombuffer(raw, dtype="<u2"))
+            info["frames"] += 1
 
     code, wall, cpu, log = _run_with_rusage(cmd, read=read)
+    return info, code, wall, cpu, log, cmd
+
+
+def _check_decoded(src: Path, info: dict, code: int, log: str, width, height, frames) -> None:
     if code != 0 or info["error"] or "size" not in info:
         detail = info["error"] or _tail(log) or "no frames decoded"
         raise UserError(f"VVC decoding failed (exit {code}): {detail}", file=src)
@@ -261,7 +296,42 @@ def decode_vvc(bitstream: str | os.PathLike, out_yuv: str | os.PathLike, *,
         raise UserError(f"decoded size {w}x{h}, expected {width}x{height}", file=src)
     if frames is not None and info["frames"] != frames:
         raise UserError(f"decoded {info['frames']} frames, expected {frames}", file=src)
+
+
+def decode_vvc(bitstream: str | os.PathLike, out_yuv: str | os.PathLike, *,
+               width: int | None = None, height: int | None = None,
+               frames: int | None = None) -> CodingRun:
+    """Decode a VVC bitstream to an 8-bit 4:2:0 YUV file (10-bit output rounded to 8 bits).
+
+    The size is read from the decoder's output; ``width``, ``height`` and ``frames``, when
+    given, are checked against it.
+    """
+    src, dst = Path(bitstream), Path(out_yuv)
+    if not src.is_file():
+        raise UserError("bitstream not found", file=src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "wb") as fh:
+        def sink(x):
+            fh.write(np.minimum((x + 2) >> 2, 255).astype(np.uint8).tobytes())
+
+        info, code, wall, cpu, log, cmd = _decode(src, sink)
+    _check_decoded(src, info, code, log, width, height, frames)
     return CodingRun(dst, dst.stat().st_size, info["frames"], wall, cpu, tuple(cmd))
+
+
+def decode_vvc10(bitstream: str | os.PathLike, *, width: int | None = None,
+                 height: int | None = None, frames: int | None = None
+                 ) -> tuple[np.ndarray, CodingRun]:
+    """Decode a VVC bitstream to its 10-bit 4:2:0 samples (``frames x samples`` uint16, planes
+    Y, Cb, Cr of each frame in a row), with the checks of :func:`decode_vvc`."""
+    src = Path(bitstream)
+    if not src.is_file():
+        raise UserError("bitstream not found", file=src)
+    rows: list[np.ndarray] = []
+    info, code, wall, cpu, log, cmd = _decode(src, lambda x: rows.append(x.astype(np.uint16)))
+    _check_decoded(src, info, code, log, width, height, frames)
+    samples = np.stack(rows) if rows else np.zeros((0, 0), np.uint16)
+    return samples, CodingRun(src, samples.nbytes, info["frames"], wall, cpu, tuple(cmd))
 
 
 def _main(argv: list[str] | None) -> None:

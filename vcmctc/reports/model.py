@@ -121,6 +121,21 @@ class PointRow:
     warnings: list[str] = field(default_factory=list)
     in_test: bool = True
     in_anchor: bool = True
+    decoded_md5: str | None = None          # MD5 of the output of the decoder vcmctc ran
+    features: "FeatureRow | None" = None    # FCM: the decoded features of the point
+    complexity: dict[str, Num] = field(default_factory=dict)   # component -> kMAC/pixel
+
+
+@dataclass
+class FeatureRow:
+    """The decoded features of one point (FCM): what the decode step recorded."""
+
+    split_point: str
+    frames: int
+    tensors: str                # "a 8x60x104 float32; b 3x30x52 float32"
+    md5: str
+    mse: Num
+    conformance: str | None     # the conformance file, relative to the output folder
 
 
 @dataclass
@@ -149,6 +164,7 @@ class BDRow:
     metric_id: str | None = None
     metric_label: str = ""
     flag: str = ""             # why the row is marked (status not ok, or a partial number)
+    complexity: dict[str, Num] = field(default_factory=dict)   # component -> kMAC/pixel
 
     @property
     def flagged(self) -> bool:
@@ -221,10 +237,21 @@ class Report:
     anchor_name: str = ""
     metrics_text: str = ""
     blocks: list[Block] = field(default_factory=list)
+    # kMAC/pixel components present in the results (empty: no complexity section is shown)
+    complexity_components: list[str] = field(default_factory=list)
 
     @property
     def bd_rows(self) -> list[BDRow]:
         return [*self.sequences, *self.classes, *([self.overall] if self.overall else [])]
+
+    @property
+    def complexity_rows(self) -> list[BDRow]:
+        return [r for r in self.bd_rows if r.complexity]
+
+    @property
+    def feature_points(self) -> list[PointRow]:
+        """Points whose decoded output is features (FCM)."""
+        return [p for p in self.points if p.features is not None]
 
     def points_by_class(self) -> list[tuple[str, list[PointRow]]]:
         groups: dict[str, list[PointRow]] = {}
@@ -253,6 +280,31 @@ def _anchor_values(a: dict | None, unit: str | None, reason: str | None) -> dict
             "anchor_total": fmt(a.get("time_s"), DIGITS["time"])}
 
 
+def kmac(value: float | None) -> Num:
+    """kMAC/pixel, shown with 4 significant digits (values span 0.001 to 1000)."""
+    if value is None:
+        return Num(None, na("not given for every point"))
+    return Num(value, f"{value:.4g}")
+
+
+def _complexity(values: dict[str, float | None]) -> dict[str, Num]:
+    return {k: kmac(v) for k, v in values.items()}
+
+
+def _features(p) -> FeatureRow | None:
+    info = p.decode.features if p.decode is not None else None
+    if not info:
+        return None
+    tensors = "; ".join(
+        f"{name} {'x'.join(map(str, t['shape'])) if t.get('shape') else 'varied'} {t['dtype']}"
+        for name, t in info.get("tensors", {}).items())
+    return FeatureRow(split_point=str(info.get("split_point")), frames=int(info.get("frames", 0)),
+                      tensors=tensors, md5=str(p.decode.md5),
+                      mse=(fmt(info["mse"], 6) if info.get("mse") is not None
+                           else Num(None, na("no original features"))),
+                      conformance=info.get("conformance"))
+
+
 def _point_row(p, anchor: dict | None) -> PointRow:
     unit = p.rate_unit
     label, _ = metric_info(p.metric_id)
@@ -272,6 +324,8 @@ def _point_row(p, anchor: dict | None) -> PointRow:
         bits_total=p.bits_total, bits_components=dict(p.bits_components),
         bits_derived=p.bits_derived, stats=dict(p.stats), warnings=list(p.warnings),
         in_anchor=anchor is not None,
+        decoded_md5=p.decode.md5 if p.decode is not None else None, features=_features(p),
+        complexity=_complexity(p.complexity),
     )
 
 
@@ -366,6 +420,7 @@ def _bd_row(row: Row, hib: bool) -> BDRow:
         overlap=_overlap(row), fallback=fallback, fallback_label=label,
         note="; ".join(notes), warnings=list(row.warnings),
         metric_id=row.metric_id, metric_label=metric_label, flag=row_flag(row),
+        complexity=_complexity(row.complexity),
     )
 
 
@@ -526,4 +581,14 @@ def build_report(results: Results) -> Report:
         anchor_name=aname,
         metrics_text=", ".join(f"{label} ({mid})" for mid, label, _ in metrics),
         blocks=_blocks(results, points, seq_rows, class_rows),
+        complexity_components=_components(results),
     )
+
+
+def _components(results: Results) -> list[str]:
+    """kMAC/pixel components of the results, CompressAI-Vision's four first, in their order."""
+    from vcmctc.features.complexity import COMPONENTS
+
+    seen = {k for r in results.rows() for k in r.complexity}
+    seen |= {k for p in results.points for k in p.complexity}
+    return [c for c in COMPONENTS if c in seen] + sorted(seen - set(COMPONENTS))

@@ -124,6 +124,12 @@ def render_latex(results: "Results") -> str:
 
 
 CSV_TABLES = ("points", "sequences", "classes", "overall", "meta")
+# Tables written only when the results have such data (FCM): kMAC/pixel of points and rows
+# (long format), and the decoded features of points.
+EXTRA_TABLES = ("complexity", "features")
+COMPLEXITY_COLUMNS = ["kind", "name", "class", "qp", "component", "kmac_per_pixel"]
+FEATURE_COLUMNS = ["sequence", "class", "qp", "label", "split_point", "frames", "tensors",
+                   "md5", "mse", "conformance"]
 POINT_COLUMNS = ["sequence", "class", "qp", "label", "evidence", "status", "metric_id",
                  "metric_label", "rate_unit", "rate", "metric", "enc_time_s", "dec_time_s",
                  "time_s", "anchor_rate", "anchor_metric", "anchor_enc_time_s",
@@ -149,8 +155,10 @@ def tidy_tables(results: "Results") -> dict[str, tuple[list[str], list[list[Any]
     """The tidy tables (name -> (columns, rows)) the CSV report writes and the Python API turns
     into DataFrames: ``points`` (one row per rate point, the anchor's point of the same QP
     beside it), ``sequences``, ``classes``, ``overall`` (one row per BD row, the same columns in
-    the three) and ``meta`` (signature and provenance as field, value). Values are the stored
-    ones (None where missing: ``status`` says why)."""
+    the three) and ``meta`` (signature and provenance as field, value); when the results have
+    them, ``complexity`` (kMAC/pixel: one row per point or row and component) and ``features``
+    (the decoded features of each point: split point, tensors, MD5, MSE, conformance file).
+    Values are the stored ones (None where missing: ``status`` says why)."""
     from vcmctc.reports.model import build_report
 
     r = build_report(results)
@@ -173,11 +181,23 @@ def tidy_tables(results: "Results") -> dict[str, tuple[list[str], list[list[Any]
 
     meta = [["signature", r.signature_line], *[[f"signature.{k}", v] for k, v in r.signature],
             *[[k, v] for k, v in r.provenance]]
-    return {"points": (POINT_COLUMNS, points),
-            "sequences": (ROW_COLUMNS, [row(b) for b in r.sequences]),
-            "classes": (ROW_COLUMNS, [row(b) for b in r.classes]),
-            "overall": (ROW_COLUMNS, [row(r.overall)] if r.overall else []),
-            "meta": (["field", "value"], meta)}
+    tables = {"points": (POINT_COLUMNS, points),
+              "sequences": (ROW_COLUMNS, [row(b) for b in r.sequences]),
+              "classes": (ROW_COLUMNS, [row(b) for b in r.classes]),
+              "overall": (ROW_COLUMNS, [row(r.overall)] if r.overall else []),
+              "meta": (["field", "value"], meta)}
+    complexity = [["point", p.sequence, p.cls, p.qp, c, n.value]
+                  for p in r.points if p.in_test for c, n in p.complexity.items()]
+    complexity += [[b.kind, b.name, b.cls or None, None, c, n.value]
+                   for b in r.complexity_rows for c, n in b.complexity.items()]
+    if complexity:
+        tables["complexity"] = (COMPLEXITY_COLUMNS, complexity)
+    if r.feature_points:
+        tables["features"] = (FEATURE_COLUMNS, [
+            [p.sequence, p.cls, p.qp, p.label, p.features.split_point, p.features.frames,
+             p.features.tensors, p.features.md5, p.features.mse.value, p.features.conformance]
+            for p in r.feature_points])
+    return tables
 
 
 def render_csv(results: "Results") -> Tables:

@@ -11,13 +11,18 @@ the class rows after the sequences and the overall row at the end. This workbook
 - one sheet per task block (one metric, e.g. ``mAP``, ``MOTA``): per sequence its rate points,
   anchor (rate, metric, EncT, DecT) then test (same), and on the sequence's rows (merged) the
   BD-rate, BD-metric, time ratios and status; then each class row with its pooled curve points;
+- ``Complexity`` (when the results have kMAC/pixel): one row per sequence, class and overall
+  row, one column per component (CompressAI-Vision's ``nn_part1``, ``feature_reduction``,
+  ``feature_restoration``, ``nn_part2``);
+- ``Features`` (when points decoded features, FCM): per point the split point, tensors, frames,
+  MD5, MSE against the original features and the conformance file;
 - ``Signature``: the signature line and fields, provenance and validation findings.
 
 Numbers are numeric cells with number formats (never text); a missing number is the text
 ``n/a (reason)``. A row whose status is not ``ok`` or that carries a partial number is marked
 (amber fill and the mark of :data:`~vcmctc.reports.model.FLAG_MARK`). Every sheet prints on A4
 landscape, fitted to the page width, with its header rows repeated; panes are frozen below the
-header and right of the row names. kMAC/pixel is not shown: results.json has no complexity field.
+header and right of the row names.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from vcmctc.reports.model import (DIGITS, FLAG_LEGEND, FLAG_MARK, BDRow, Block, 
 if TYPE_CHECKING:
     from vcmctc.results.model import Results
 
-SUMMARY, SIGNATURE = "Summary", "Signature"
+SUMMARY, SIGNATURE, COMPLEXITY, FEATURES = "Summary", "Signature", "Complexity", "Features"
 SUMMARY_HEADER = ["Row", "Class", "Metric", "Evidence", "Points", "BD-rate (%)", "BD-metric",
                   "EncT ratio", "DecT ratio", "Time ratio", "Status", "Note"]
 SUMMARY_HEAD_ROW = 4          # title, subtitle, blank, header
@@ -372,6 +377,41 @@ def _signature(sheet: _Sheet, r: Report) -> None:
     sheet.finish(head_rows="4:4", freeze="B5", wide={1: 34, 2: 100, 3: 14, 4: 10, 5: 60})
 
 
+def _complexity(sheet: _Sheet, r: Report) -> None:
+    names = ["Row", "Class", *r.complexity_components]
+    sheet.title(f"Complexity (kMAC/pixel): {r.codec}",
+                "Thousands of multiply-accumulates per pixel of the network input, by component; "
+                "rows weight their points by frames (images).", len(names))
+    sheet.head(4, names)
+    row_no = 4
+    for row in r.complexity_rows:
+        row_no += 1
+        fill = {"class": CLASS_FILL, "overall": OVERALL_FILL}.get(row.kind)
+        sheet.put(row_no, 1, _row_name(row), bold=row.kind != "sequence", fill=fill)
+        sheet.put(row_no, 2, row.cls, fill=fill)
+        for col, comp in enumerate(r.complexity_components, start=3):
+            sheet.put(row_no, col, row.complexity.get(comp, Num(None, "n/a")), "General",
+                      fill=fill)
+    sheet.finish(head_rows="4:4", freeze="C5", wide={1: 18})
+
+
+def _features(sheet: _Sheet, r: Report) -> None:
+    names = ["Sequence", "Class", "QP", "Split point", "Frames", "Tensors", "MD5", "MSE",
+             "Conformance file"]
+    sheet.title(f"Decoded features: {r.codec}",
+                "MD5 of each frame: its tensors in the split point's order (name, dtype, shape, "
+                "little-endian samples); of a point: the MD5 of its frames' MD5s; MSE against "
+                "the submitter's original features.", len(names))
+    sheet.head(4, names)
+    for row_no, p in enumerate(r.feature_points, start=5):
+        f = p.features
+        for col, value in enumerate([p.sequence, p.cls, p.point, f.split_point, f.frames,
+                                     f.tensors, f.md5, f.mse, f.conformance], start=1):
+            sheet.put(row_no, col, value, "0.000000" if col == 8 else None,
+                      wrap=col in (6, 9), measure=col not in (6, 9))
+    sheet.finish(head_rows="4:4", freeze="C5", wide={6: 30, 7: 36, 9: 50})
+
+
 def render_xlsx(results: "Results") -> bytes:
     from openpyxl import Workbook
 
@@ -380,10 +420,14 @@ def render_xlsx(results: "Results") -> bytes:
     summary = _Sheet(wb.active)
     summary.ws.title = SUMMARY
     _summary(summary, r)
-    taken = {SUMMARY, SIGNATURE}
+    taken = {SUMMARY, SIGNATURE, COMPLEXITY, FEATURES}
     for block in r.blocks:
         ws = wb.create_sheet(sheet_title(block.label, taken))
         _block(_Sheet(ws), r, block, r.overall if len(r.blocks) == 1 else None)
+    if r.complexity_components:
+        _complexity(_Sheet(wb.create_sheet(COMPLEXITY)), r)
+    if r.feature_points:
+        _features(_Sheet(wb.create_sheet(FEATURES)), r)
     _signature(_Sheet(wb.create_sheet(SIGNATURE)), r)
     wb.properties.creator = "vcmctc"
     wb.properties.title = f"{r.codec} vs {r.anchor_name} ({r.edition_id})"

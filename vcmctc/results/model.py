@@ -50,6 +50,9 @@ class StepRecord:
     frames_decoded: int | None = None
     items: int | None = None        # image sets: images decoded
     cached: bool = False
+    # FCM decoded features: split point, tensors (dtype, per-frame shape), frames, MSE against
+    # the original features, the conformance file (per-frame MD5s and channel statistics)
+    features: dict[str, Any] | None = None
 
 
 @dataclass

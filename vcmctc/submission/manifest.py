@@ -19,10 +19,12 @@ MANIFEST_NAME = "submission.yaml"
 
 TOP_FIELDS = {"codec", "track", "edition", "anchor", "scenario", "decoder", "task", "sequences",
               "description", "contact", "reported_classes"}
-DECODER_FIELDS = {"argv", "image_argv", "timeout_s", "output_pix_fmt"}
-TASK_FIELDS = {"adapter", "argv", "timeout_s", "config", "weights", "options"}
+DECODER_FIELDS = {"argv", "image_argv", "timeout_s", "output_pix_fmt", "output"}
+DECODER_OUTPUTS = ("pixels", "features")   # features: FCM, see docs/features.md
+TASK_FIELDS = {"adapter", "argv", "timeout_s", "config", "weights", "options", "entry"}
 POINT_FIELDS = {"qp", "label", "bitstream", "side_info", "decoded", "decoded_md5", "task_output",
-                "reported", "enc_time_s", "dec_time_s", "logs", "complexity"}
+                "reported", "enc_time_s", "dec_time_s", "logs", "complexity",
+                "original_features"}
 # time_s: encoding + decoding time together, for sources that print only the sum;
 # nn_part_*_s: the split network's parts (FCM), shown beside the codec times, never in them.
 REPORTED_FIELDS = {"rate", "metric", "enc_time_s", "dec_time_s", "time_s", "nn_part_1_s",
@@ -37,6 +39,7 @@ class DecoderSpec:
     argv: tuple[str, ...]
     timeout_s: float = 3600.0
     image_argv: tuple[str, ...] | None = None   # for image-set points (default: argv)
+    output: str = "pixels"                       # pixels (YUV / PNG) | features (.npz)
 
     def argv_for(self, kind: str) -> tuple[str, ...]:
         return self.image_argv if kind == "images" and self.image_argv else self.argv
@@ -50,6 +53,7 @@ class TaskSpec:
     config: str | None = None
     weights: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    entry: str | None = None        # torch adapter: "module:callable" building part 2
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class Point:
     dec_time_s: float | None = None
     logs: dict[str, str] = field(default_factory=dict)
     complexity: dict[str, float] = field(default_factory=dict)   # component -> kMAC/pixel
+    original_features: str | None = None   # FCM: part 1's features before coding (MSE)
 
     @property
     def where(self) -> str:
@@ -82,6 +87,8 @@ class Point:
             out["decoded"] = (self.decoded,)
         if self.task_output:
             out["task-output"] = (self.task_output,)
+        if self.original_features:
+            out["original-features"] = (self.original_features,)
         for kind, path in self.logs.items():
             out[f"{kind}-log"] = (path,)
         return {k: v for k, v in out.items() if v}
@@ -221,7 +228,7 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
     if md5 is not None:
         _need(isinstance(md5, str) and len(md5) == 32 and all(c in "0123456789abcdef" for c in md5.lower()),
               path, where, f"field 'decoded_md5': expected 32 hex digits, got {md5!r}")
-    for key in ("decoded", "task_output"):
+    for key in ("decoded", "task_output", "original_features"):
         if raw.get(key) is not None:
             _need(isinstance(raw[key], str) and raw[key], path, where, f"field {key!r}: expected a path")
     return Point(
@@ -232,7 +239,7 @@ def _parse_point(seq: str, i: int, raw: Any, path: Path) -> Point:
         task_output=raw.get("task_output"), reported=reported,
         enc_time_s=_time(raw["enc_time_s"], path, where, "enc_time_s") if "enc_time_s" in raw else None,
         dec_time_s=_time(raw["dec_time_s"], path, where, "dec_time_s") if "dec_time_s" in raw else None,
-        logs=dict(logs), complexity=complexity,
+        logs=dict(logs), complexity=complexity, original_features=raw.get("original_features"),
     )
 
 
@@ -270,7 +277,11 @@ def load_manifest(folder: str | Path) -> Manifest:
         raw = data["decoder"]
         _need(isinstance(raw, dict), path, "decoder", "expected a mapping with 'argv'")
         _unknown(raw, DECODER_FIELDS, path, "decoder")
+        _need(raw.get("output", "pixels") in DECODER_OUTPUTS, path, "decoder",
+              f"field 'output': expected one of {', '.join(DECODER_OUTPUTS)}, got "
+              f"{_show(raw.get('output'))}")
         decoder = DecoderSpec(argv=_argv(raw.get("argv"), path, "decoder"),
+                              output=raw.get("output", "pixels"),
                               timeout_s=_timeout(raw.get("timeout_s", 3600), path, "decoder"),
                               image_argv=(_argv(raw["image_argv"], path, "decoder.image_argv")
                                           if raw.get("image_argv") is not None else None))
@@ -279,7 +290,7 @@ def load_manifest(folder: str | Path) -> Manifest:
     _unknown(raw_task, TASK_FIELDS, path, "task")
     adapter = raw_task.get("adapter", "provided")
     _need(isinstance(adapter, str), path, "task", "field 'adapter': expected a name")
-    for key in ("config", "weights"):
+    for key in ("config", "weights", "entry"):
         _need(raw_task.get(key) is None or (isinstance(raw_task[key], str) and raw_task[key]),
               path, "task", f"field {key!r}: expected a path")
     _need(isinstance(raw_task.get("options") or {}, dict), path, "task",
@@ -289,7 +300,7 @@ def load_manifest(folder: str | Path) -> Manifest:
         argv=_argv(raw_task["argv"], path, "task") if "argv" in raw_task else (),
         timeout_s=_timeout(raw_task.get("timeout_s", 3600), path, "task"),
         config=raw_task.get("config"), weights=raw_task.get("weights"),
-        options=dict(raw_task.get("options") or {}),
+        options=dict(raw_task.get("options") or {}), entry=raw_task.get("entry"),
     )
     if adapter == "command":
         _need(bool(task.argv), path, "task", "the command adapter needs 'argv'")

@@ -267,6 +267,10 @@ def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
             times["time_s"] = times["enc_time_s"] + times["dec_time_s"]
 
     message = steps.portable(message)
+    from vcmctc.features.complexity import merge   # measured kMAC/pixel (torch adapters)
+
+    complexity, notes = merge(p.complexity, task.extra.get("complexity") if task else None)
+    warnings += notes
     bits = pp.bits
     bits_total = float(bits.total) if bits is not None else None
     derived = False
@@ -287,7 +291,7 @@ def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
         decode=decode.record if decode is not None else None,
         task=task.record if task is not None else None,
         other_times={k: v for k, v in p.reported.items() if k.startswith("nn_part_")},
-        complexity=dict(p.complexity))
+        complexity=complexity)
     return Outcome(pp, result, measured, pixels)
 
 

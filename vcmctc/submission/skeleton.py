@@ -38,9 +38,11 @@ def skeleton_text(edition_id: str, anchor_id: str | None = None, codec: str = "m
         "  # argv template, never run through a shell; placeholders: {bitstream} {output} {width}",
         "  # {height} {frames} {bit_depth} {fps} {qp}",
         '  argv: [my-decoder, --input, "{bitstream}", --output, "{output}"]',
+        *(["  # output: features   # FCM: the decoder writes the split point's tensors (.npz),"
+            " see docs/features.md"] if any(s.split_point for s in ed.sequences.values()) else []),
         "  timeout_s: 3600",
         "task:",
-        "  adapter: provided   # provided | command | detectron2",
+        "  adapter: provided   # provided | command | detectron2 | torch | detectron2-split",
         "sequences:",
     ]
     from vcmctc.families import family_for

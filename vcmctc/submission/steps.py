@@ -9,7 +9,8 @@ ran before with the same inputs is read back; a failing step is never cached.
 Video sequences are decoded to one YUV per rate point. An image set is decoded image by image:
 the decoder runs once per bitstream file (``{bitstream}``, ``{side_info}`` of the same stem,
 ``{item}`` the image id) and writes ``{output}``, a PNG; the task network then runs once on the
-folder of decoded images.
+folder of decoded images. A decoder with ``output: features`` (FCM) writes feature files instead
+(``.npz``, checked against the edition's split point: :mod:`vcmctc.features.evidence`).
 """
 
 from __future__ import annotations
@@ -172,14 +173,26 @@ class Steps:
                 "qp": pp.point.qp if pp.point.qp is not None else "",
                 "first_frame": seq.first_frame, "task": seq.task or "", "sequence": seq.id}
 
+    def feature_layout(self, pp: "PlannedPoint"):
+        """The feature layout of a point whose decoder outputs features (else None)."""
+        from vcmctc.features.evidence import layout_for
+
+        if self.m.decoder is None or self.m.decoder.output != "features":
+            return None
+        return layout_for(self.plan.edition, pp.seq)
+
     def decode(self, pp: "PlannedPoint") -> Produced:
         dec = self.m.decoder
-        key = hash_json({"step": "decode", "programs": self.programs,
-                         "argv": dec.argv_for(pp.seq.kind),
-                         "values": self.values(pp), "kind": pp.seq.kind,
-                         "bitstreams": [file_sha256(f) for f in pp.files["bitstream"]],
-                         "side_info": [file_sha256(f) for f in pp.files.get("side-info", ())],
-                         "items": pp.items, "vcmctc": __version__})
+        layout = self.feature_layout(pp)
+        what = {"step": "decode", "programs": self.programs, "argv": dec.argv_for(pp.seq.kind),
+                "values": self.values(pp), "kind": pp.seq.kind,
+                "bitstreams": [file_sha256(f) for f in pp.files["bitstream"]],
+                "side_info": [file_sha256(f) for f in pp.files.get("side-info", ())],
+                "items": pp.items, "vcmctc": __version__}
+        if layout is not None:
+            what.update(output="features", split_point=layout.split.to_dict(),
+                        original=[file_sha256(f) for f in pp.files.get("original-features", ())])
+        key = hash_json(what)
         with self.cache.lock("decode", key):
             hit = self.cache.get("decode", key)
             cached = hit is not None
@@ -187,7 +200,9 @@ class Steps:
                 work = self.cache.workdir("decode", key)
                 with self._decode_lock:
                     started = time.time()
-                    if pp.seq.kind == "images":
+                    if layout is not None:
+                        hit, files = self._decode_features(pp, work, layout)
+                    elif pp.seq.kind == "images":
                         hit, files = self._decode_images(pp, work)
                     else:
                         hit, files = self._decode_video(pp, work)
@@ -204,7 +219,7 @@ class Steps:
                             peak_rss_mb=hit.get("peak_rss_mb"), log=hit.get("log"),
                             started=hit.get("started"), ended=hit.get("ended"),
                             md5=hit.get("md5"), frames_decoded=hit.get("frames_decoded"),
-                            items=hit.get("items"), cached=cached)
+                            items=hit.get("items"), cached=cached, features=hit.get("features"))
         if record.status == "ok" and pp.point.decoded_md5 and record.md5 != pp.point.decoded_md5:
             record.status = "md5-mismatch"
             record.message = (f"MD5 of the decoded output is {record.md5}, the submitted "
@@ -238,6 +253,25 @@ class Steps:
                "frames_decoded": run.frames_decoded, "output": "decoded.yuv",
                "log": self._rel(work / "decoder.log")}
         return rec, ("decoded.yuv",)
+
+    def _decode_features(self, pp: "PlannedPoint", work: Path, layout
+                         ) -> tuple[dict, tuple[str, ...]]:
+        from vcmctc.features import evidence
+
+        dec = self.m.decoder
+        values = {**self.values(pp), "submission": str(self.m.root), "item": ""}
+        originals = pp.files.get("original-features", ())
+        side = pp.files.get("side-info", ())
+        if pp.seq.kind == "images":
+            return evidence.decode_images(
+                dec.argv_for("images"), values, pp.files["bitstream"], pp.items,
+                {p.stem: p for p in side}, timeout_s=dec.timeout_s, work=work, layout=layout,
+                originals={p.stem: p for p in originals}, rel=self._rel)
+        values.update(bitstream=str(pp.files["bitstream"][0]),
+                      side_info=str(side[0]) if side else "")
+        return evidence.decode_video(dec.argv, values, timeout_s=dec.timeout_s, work=work,
+                                     layout=layout, original=originals[0] if originals else None,
+                                     rel=self._rel)
 
     def _decode_images(self, pp: "PlannedPoint", work: Path) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.runner import exit_status, fill_template, run_process
@@ -300,11 +334,15 @@ class Steps:
     def task(self, pp: "PlannedPoint", decoded: Produced) -> Produced:
         seq, spec = pp.seq, self.m.task
         family = self.family(seq)
-        key = hash_json({"step": "task", "programs": self.programs, "decoded": decoded.digest,
-                         "adapter": spec.adapter, "argv": spec.argv, "config": spec.config,
-                         "weights": spec.weights, "options": spec.options,
-                         "values": self.values(pp), "output_kind": family.output_kind,
-                         "vcmctc": __version__})
+        what = {"step": "task", "programs": self.programs, "decoded": decoded.digest,
+                "adapter": spec.adapter, "argv": spec.argv, "config": spec.config,
+                "weights": spec.weights, "options": spec.options,
+                "values": self.values(pp), "output_kind": family.output_kind,
+                "vcmctc": __version__}
+        layout = self.feature_layout(pp)
+        if layout is not None:
+            what.update(entry=spec.entry, split_point=layout.split.to_dict())
+        key = hash_json(what)
         with self.cache.lock("task", key):
             hit = self.cache.get("task", key)
             cached = hit is not None
@@ -317,7 +355,8 @@ class Steps:
         if record.status != "ok":
             return Produced(record)
         folder = self.cache.folder("task", key)
-        return Produced(record, folder / hit["output"], _digest_of(hit, hit["output"]))
+        return Produced(record, folder / hit["output"], _digest_of(hit, hit["output"]),
+                        {"complexity": hit["complexity"]} if hit.get("complexity") else {})
 
     def _run_task(self, pp: "PlannedPoint", decoded: Produced, family: "Family", key: str) -> dict:
         from vcmctc.adapters import TaskRequest
@@ -334,11 +373,13 @@ class Steps:
             fps=seq.fps, task=seq.task or "", output=work / family.output_name,
             log=work / "task.log", output_kind=family.output_kind,
             check=lambda path: family.check_output(seq, path), timeout_s=spec.timeout_s,
-            sequence=seq.id, workdir=work)
+            sequence=seq.id, workdir=work, features=self.feature_layout(pp))
         run = self.adapter().run(request)
         hit = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
                "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
                "output": family.output_name, "log": self._rel(work / "task.log")}
+        if run.complexity:
+            hit["complexity"] = dict(run.complexity)
         if run.status == "ok":
             hit = _refuse_links(work, hit)
         if hit["status"] == "ok":

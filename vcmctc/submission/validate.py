@@ -113,7 +113,7 @@ def safe_path(root: Path, rel: str) -> Path:
 
 def _expand(root: Path, role: str, path: Path, image_set: bool) -> tuple[Path, ...]:
     """A file, or (image sets: bitstreams and side information) a folder of one file per image."""
-    if image_set and role in ("bitstream", "side-info") and path.is_dir():
+    if image_set and role in ("bitstream", "side-info", "original-features") and path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         for p in files:
             safe_path(root, str(p.relative_to(root)))
@@ -230,9 +230,17 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
         _check_sequence(plan, edition.sequences[seq_id], planned)
 
     if any(p.level == "decoded" for p in plan.points()):
-        problem = adapter_problem(manifest.task, manifest.root)
+        output = manifest.decoder.output if manifest.decoder else "pixels"
+        problem = adapter_problem(manifest.task, manifest.root, output)
         if problem:
             plan.add("error", None, None, f"task: {problem}")
+        if output == "features":
+            decoded = [p.seq.id for p in plan.points() if p.level == "decoded"]
+            for seq_id in dict.fromkeys(decoded):
+                if not edition.sequences[seq_id].split_point:
+                    plan.add("error", seq_id, None, f"the decoder outputs features but edition "
+                             f"{edition.id} names no split point for {seq_id} (its "
+                             "'split_point'), so vcmctc cannot check them")
     return plan
 
 
@@ -351,7 +359,19 @@ def _plan_point(plan: Plan, seq: "Sequence", p: Point, check_md5: bool) -> Plann
         problem = metric_def(seq.metric).check(p.reported["metric"])
         if problem:
             plan.add("error", seq.id, p.label, f"reported metric: {problem}", kind="quality")
-    if "decoded" in files:
+    dec = plan.manifest.decoder
+    features = (dec is not None and dec.output == "features") or (
+        "decoded" in files and files["decoded"][0].suffix == ".npz")
+    if "original-features" in files and not (features and seq.split_point):
+        plan.add("error", seq.id, p.label, "original_features needs decoded features (decoder "
+                 "output: features) of a sequence the edition gives a split point", kind="files")
+    elif features and seq.split_point and {"decoded", "original-features"} & set(files):
+        from vcmctc.features.evidence import check_submitted, layout_for
+
+        for problem in check_submitted(layout_for(plan.edition, seq), files, p.decoded_md5,
+                                       check_md5=check_md5):
+            plan.add("error", seq.id, p.label, problem, kind="files")
+    elif "decoded" in files:
         _check_decoded(plan, seq, p, files["decoded"][0], check_md5=check_md5)
     if level == "outputs" and "task-output" in files:
         _check_output(plan, seq, p, files["task-output"][0])
