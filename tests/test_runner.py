@@ -215,15 +215,16 @@ def test_cpu_and_memory_are_per_process_in_parallel_threads(tmp_path):
                                  log_path=tmp_path / f"{name}.log")
 
     threads = [threading.Thread(target=go, args=a) for a in (
-        ("burn", [*FAKE, "burn", "-", "5"]),          # 0.5 s of CPU
+        ("burn", [*FAKE, "burn", "-", "10"]),         # 1 s of CPU
         ("alloc", [*FAKE, "alloc", "-", "200"]),      # 200 MB resident
         ("idle", [sys.executable, "-c", "import time; time.sleep(0.6)"]))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert runs["burn"].cpu_s >= 0.45
-    assert runs["idle"].cpu_s < 0.2 and runs["alloc"].cpu_s < 0.45
+    # wide margins: the machine may be busy (page faults and start-up cost CPU time too)
+    assert runs["burn"].cpu_s >= 0.9
+    assert runs["idle"].cpu_s < 0.3 and runs["alloc"].cpu_s < 0.8
     assert runs["alloc"].peak_rss_mb >= 200
     assert runs["burn"].peak_rss_mb < 60 and runs["idle"].peak_rss_mb < 60
     assert runs["idle"].wall_s >= 0.6

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from vcmctc.submission.anchor_source import AnchorSource
 
 LEVELS = ("best", *EVIDENCE_LEVELS)
+#: Task adapters that load the submission's code or pickled weights into vcmctc's own process.
+IN_PROCESS = ("torch", "detectron2", "detectron2-split")
 IMAGE_SUFFIXES = (".png",)
 RATE_TOLERANCE = 0.005   # reported vs file rate, relative
 
@@ -229,6 +231,10 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
     for seq_id, planned in plan.sequences.items():
         _check_sequence(plan, edition.sequences[seq_id], planned)
 
+    if any(p.level == "decoded" for p in plan.points()) and manifest.task.adapter in IN_PROCESS:
+        plan.add("warning", None, None, f"the {manifest.task.adapter!r} adapter runs the "
+                 "submission's code and weights inside vcmctc, outside any sandbox: evaluate "
+                 "untrusted submissions with a 'command' task program instead", kind="conformance")
     if any(p.level == "decoded" for p in plan.points()):
         output = manifest.decoder.output if manifest.decoder else "pixels"
         problem = adapter_problem(manifest.task, manifest.root, output)
