@@ -171,3 +171,15 @@ def test_negative_box_sizes_are_refused_in_ground_truth_only(tmp_path):
                                         r"w=-5.0, h=5.0"):
         read_mot_txt(p, ground_truth=True)
     assert read_mot_txt(p).w.tolist() == [5.0, -5.0]  # a prediction: an unmatched FP
+
+
+def test_csv_path_converts_like_python_float():
+    """The pandas path (plain comma-separated files) gives float()'s bits on long decimals."""
+    rng = np.random.default_rng(3)
+    vals = ([f"{v:.25f}" for v in rng.uniform(0, 1, 3000)]
+            + [f"{v:.17e}" for v in rng.uniform(0, 1e300, 300)]
+            + ["2.2250738585072011e-308", "9007199254740993", "0.30000000000000004441"])
+    text = "".join(f"1,{k + 1},{v},{v},1,1,{v}\n" for k, v in enumerate(vals))
+    t = parse_mot_text(text)
+    assert t.x.tolist() == [float(v) for v in vals] and t.conf.tolist() == t.x.tolist()
+    assert t.line.tolist() == list(range(1, len(vals) + 1))

@@ -176,13 +176,50 @@ def _fast_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
     return data, lines
 
 
+def _csv_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The common case, a plain comma-separated file without blank lines, parsed by pandas' C
+    reader with Python's own float conversion (``round_trip``: values equal ``float()``'s); None
+    when anything is unusual (the other paths then parse it, or find the bad line)."""
+    if (not text or any(c in text for c in " \t\r\f\v") or text[0] in ",\n"
+            or ",," in text or ",\n" in text or "\n," in text or "\n\n" in text
+            or text.endswith(",")):
+        return None
+    n_rows = text.count("\n") + (not text.endswith("\n"))
+    first = text[:text.find("\n")] if "\n" in text else text
+    width = first.count(",") + 1
+    # equal total means equal widths: a longer row makes pandas fail, so none is shorter
+    if not _MIN_COLS <= width <= _MAX_COLS or text.count(",") != n_rows * (width - 1):
+        return None
+    import io
+
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas 3 deprecates the (default) option
+            frame = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64,
+                                na_filter=False, engine="c", float_precision="round_trip")
+    except (ValueError, pd.errors.ParserError):
+        return None
+    data = frame.to_numpy(dtype=np.float64)
+    if data.shape != (n_rows, width):
+        return None
+    if width < _MAX_COLS:
+        pad = np.broadcast_to(np.asarray(_DEFAULTS[width - _MIN_COLS:]),
+                              (len(data), _MAX_COLS - width))
+        data = np.hstack([data, pad])
+    return data, np.arange(1, n_rows + 1)
+
+
 def parse_mot_text(text: str, source: str = "<memory>", *,
                    ground_truth: bool = False) -> MotTable:
     """Parse MOTChallenge text (see the module docstring); blank lines are skipped.
 
     Every row needs integral frame and id that fit int64, finite x, y, w, h and a finite
     confidence; ``ground_truth`` also refuses negative widths and heights."""
-    fast = _fast_parse(text)
+    fast = _csv_parse(text)
+    if fast is None:
+        fast = _fast_parse(text)
     if fast is not None:
         return _table_from_array(fast[0], fast[1], source, ground_truth)
     # slow path: find the first bad line, or pad rows of different widths
