@@ -13,8 +13,9 @@ Each path runs in its own subprocess so that its peak memory (max RSS) is its ow
   files (COCO, loadRes, COCOeval), and per FCM class the GT and results of the class's sequences
   merged with image-id offsets (done in memory here, which only flatters the reference).
 - vcmctc: what a vcmctc user runs: load_sfu_json / load_coco_gt once per sequence, then per
-  rate point load_coco_results (contiguous ids mapped to COCO ids) + evaluate_coco with the
-  faster-coco-eval backend, and evaluate_coco_pooled for the class rows.
+  rate point load_coco_results (contiguous ids mapped to COCO ids) and, with the vcmctc
+  backend, coco_state per sequence and coco_pool of the states for the class rows (with the
+  faster-coco-eval backend: evaluate_coco and evaluate_coco_pooled).
 All 12 statistics of every row must agree to 1e-9 and the bit-identical share is printed (the
 pycocotools backend is bit-identical; faster-coco-eval can differ in the last bits of a mean).
 Run: python benchmarks/bench_coco.py [--small] [--also-pycocotools]
@@ -228,7 +229,13 @@ def run_reference(manifest) -> tuple[dict, dict]:
 def run_vcmctc(manifest, backend: str) -> tuple[dict, dict]:
     from vcmctc.datasets.coco import CONTIGUOUS_TO_COCO_ID, load_coco_gt, load_coco_results
     from vcmctc.datasets.sfu import load_sfu_json
-    from vcmctc.evaluators.coco import evaluate_coco, evaluate_coco_pooled
+    from vcmctc.evaluators.coco import (
+        coco_finalize,
+        coco_pool,
+        coco_state,
+        evaluate_coco,
+        evaluate_coco_pooled,
+    )
 
     def as_row(stats):
         return [None if math.isnan(v) else v for v in stats.values()]
@@ -240,13 +247,21 @@ def run_vcmctc(manifest, backend: str) -> tuple[dict, dict]:
     times["sfu sequences"] += _clock() - t0
     for q in range(manifest["rates"]):
         t0 = _clock()
-        dets = []
+        dets, states = [], []
         for seq, gt in zip(manifest["sfu"], gts):
             dets.append(load_coco_results(seq["dets"][q], gt, category_map=CONTIGUOUS_TO_COCO_ID))
-            rows[f"{seq['name']}/qp{q}"] = as_row(evaluate_coco(gt, dets[-1], backend=backend))
+            if backend == "vcmctc":  # per-sequence states; class rows pool them
+                states.append(coco_state(gt, dets[-1]))
+                rows[f"{seq['name']}/qp{q}"] = as_row(coco_finalize(states[-1]))
+            else:
+                rows[f"{seq['name']}/qp{q}"] = as_row(evaluate_coco(gt, dets[-1], backend=backend))
         t1 = _clock()
         for klass, members in _classes(manifest).items():
-            pooled = evaluate_coco_pooled([(gts[i], dets[i]) for i in members], backend=backend)
+            if backend == "vcmctc":
+                pooled = coco_pool([states[i] for i in members])
+            else:
+                pooled = evaluate_coco_pooled([(gts[i], dets[i]) for i in members],
+                                              backend=backend)
             rows[f"class {klass}/qp{q}"] = as_row(pooled)
         times["sfu sequences"] += t1 - t0
         times["sfu class rows"] += _clock() - t1
@@ -306,7 +321,7 @@ def main() -> int:
               f"({sum(f.stat().st_size for f in data.iterdir()) / 2**20:.0f} MiB of JSON)",
               flush=True)
         results = {}
-        runs = ["vcmctc:faster-coco-eval"] + (["vcmctc:pycocotools"] if args.also_pycocotools
+        runs = ["vcmctc:vcmctc", "vcmctc:faster-coco-eval"] + (["vcmctc:pycocotools"] if args.also_pycocotools
                                                else []) + ["reference"]
         for which in runs:
             out = data / "run.out.json"

@@ -18,7 +18,7 @@ from vcmctc.evaluators.coco import (
     stat_names,
 )
 
-BACKENDS = ["pycocotools", "faster-coco-eval"]
+BACKENDS = ["pycocotools", "faster-coco-eval", "vcmctc"]
 
 
 def gt_of(boxes, crowd=(), categories=(1,), size=(1000, 1000)):
@@ -166,7 +166,7 @@ def test_unknown_names_are_user_errors():
 
 
 def test_backends_are_registered_lazily():
-    assert COCO_BACKENDS.names() == ["faster-coco-eval", "pycocotools"]
+    assert COCO_BACKENDS.names() == ["faster-coco-eval", "pycocotools", "vcmctc"]
     for name in BACKENDS:
         assert backend_version(name)[0].isdigit()
 
@@ -204,7 +204,7 @@ def test_pool_sequences_rejects_conflicting_categories():
         pool_sequences([(a, []), (gt_of([]), [det([0, 0, 1, 1], 0.5, image=3)])])
 
 
-@pytest.mark.parametrize("backend", ["pycocotools", "faster-coco-eval"])
+@pytest.mark.parametrize("backend", ["pycocotools", "faster-coco-eval", "vcmctc"])
 def test_parallel_evaluations_leave_stdout_alone(backend):
     """The pipeline scores rate points in threads: silencing the libraries must not leave
     another thread's StringIO in sys.stdout (regression: interleaved redirect_stdout)."""

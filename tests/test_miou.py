@@ -199,3 +199,23 @@ def test_cli_errors(cli, tmp_path, args, message):
     r = cli("score", "miou", "--gt", gdir, "--pred", pdir, *extra)
     assert r.code == 2
     assert message in r.err and r.err.count("\n") == 1
+
+
+def test_states_pool_to_the_evaluation_of_all_pairs(tmp_path):
+    from vcmctc.evaluators.miou import (MIoUState, evaluate_pairs, miou_finalize, miou_pool,
+                                        miou_state)
+
+    rng = np.random.default_rng(5)
+    pairs = [(rng.integers(0, 4, (6, 7)), rng.integers(-1, 5, (6, 7))) for _ in range(5)]
+    pairs[0][0][0, :] = 255
+    whole = evaluate_pairs(pairs, 4, absent="gt")
+    a, b = miou_state(pairs[:2], 4), miou_state(pairs[2:], 4)
+    np.savez(tmp_path / "a.npz", **a.to_arrays())
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as f:
+        a = MIoUState.from_arrays(f)
+    pooled = miou_finalize(miou_pool([a, b]), absent="gt")
+    assert np.array_equal(pooled.confusion, whole.confusion)
+    assert np.array_equal(pooled.iou, whole.iou, equal_nan=True)
+    assert pooled.num_images == whole.num_images == 5
+    with pytest.raises(UserError, match="different numbers of classes"):
+        miou_pool([a, miou_state(pairs[:1], 5)])

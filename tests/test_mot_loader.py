@@ -142,3 +142,44 @@ def test_bad_seqinfo(tmp_path, body, message):
     with pytest.raises(UserError) as err:
         read_seqinfo(p)
     assert message in str(err.value) and str(err.value).startswith(str(p))
+
+
+@pytest.mark.parametrize("row, message", [
+    ("1,100000000000000000000000000000,0,0,5,5,1", r"id 1e\+29 does not fit a 64-bit integer"),
+    ("1,-9223372036854775808,0,0,5,5,1", "id .* does not fit a 64-bit integer"),
+    ("1e19,1,0,0,5,5,1", "frame .* does not fit a 64-bit integer"),
+    ("1,2.5,0,0,5,5,1", "id must be an integer"),
+    ("1,1,0,0,5,5,nan", "confidence must be a finite number, got nan"),
+    ("1,1,0,0,5,5,inf", "confidence must be a finite number, got inf"),
+    ("1,1,0,nan,5,5,1", "x, y, w, h must be finite"),
+])
+@pytest.mark.parametrize("ground_truth", [True, False])
+def test_bad_rows_name_file_and_line(row, message, ground_truth, tmp_path):
+    """Both fast (uniform) and slow (ragged) parsing report the first bad row by line."""
+    for text, line in ((f"1,1,0,0,5,5,1\n{row}\n", 2),
+                       (f"1,1,0,0,5,5\n\n{row}\n", 3)):   # a 6-field line: the slow path
+        p = tmp_path / "t.txt"
+        p.write_text(text)
+        with pytest.raises(UserError, match=f"t.txt:{line}: {message}"):
+            read_mot_txt(p, ground_truth=ground_truth)
+
+
+def test_negative_box_sizes_are_refused_in_ground_truth_only(tmp_path):
+    p = tmp_path / "t.txt"
+    p.write_text("1,1,0,0,5,5,1\n2,1,0,0,-5,5,1\n")
+    with pytest.raises(UserError, match=r"t.txt:2: box width and height must be >= 0, got "
+                                        r"w=-5.0, h=5.0"):
+        read_mot_txt(p, ground_truth=True)
+    assert read_mot_txt(p).w.tolist() == [5.0, -5.0]  # a prediction: an unmatched FP
+
+
+def test_csv_path_converts_like_python_float():
+    """The pandas path (plain comma-separated files) gives float()'s bits on long decimals."""
+    rng = np.random.default_rng(3)
+    vals = ([f"{v:.25f}" for v in rng.uniform(0, 1, 3000)]
+            + [f"{v:.17e}" for v in rng.uniform(0, 1e300, 300)]
+            + ["2.2250738585072011e-308", "9007199254740993", "0.30000000000000004441"])
+    text = "".join(f"1,{k + 1},{v},{v},1,1,{v}\n" for k, v in enumerate(vals))
+    t = parse_mot_text(text)
+    assert t.x.tolist() == [float(v) for v in vals] and t.conf.tolist() == t.x.tolist()
+    assert t.line.tolist() == list(range(1, len(vals) + 1))

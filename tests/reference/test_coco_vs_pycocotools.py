@@ -28,7 +28,7 @@ from vcmctc.evaluators.coco import (  # noqa: E402
     stat_names,
 )
 
-BACKENDS = ["pycocotools", "faster-coco-eval"]
+BACKENDS = ["pycocotools", "faster-coco-eval", "vcmctc"]
 CATEGORY_POOL = [1, 2, 3, 13, 18, 44, 62, 90]
 
 

@@ -82,7 +82,8 @@ class SeqInfo:
     im_height: int | None
 
 
-def _table_from_array(data: np.ndarray, lines: np.ndarray, source: str) -> MotTable:
+def _table_from_array(data: np.ndarray, lines: np.ndarray, source: str,
+                      ground_truth: bool = False) -> MotTable:
     frame, ids = data[:, 0], data[:, 1]
     for col, what in ((frame, "frame"), (ids, "id")):
         bad = np.flatnonzero(~np.isfinite(col) | (col != np.round(col)))
@@ -90,9 +91,28 @@ def _table_from_array(data: np.ndarray, lines: np.ndarray, source: str) -> MotTa
             i = bad[0]
             raise UserError(f"{what} must be an integer, got {float(col[i])!r}", file=source,
                             line=int(lines[i]))
+    for col, what in ((frame, "frame"), (ids, "id")):
+        # 2**63 and above would wrap around in int64 (an id of 1e29 must not become another id)
+        bad = np.flatnonzero(np.abs(col) >= 2.0 ** 63)
+        if bad.size:
+            i = bad[0]
+            raise UserError(f"{what} {float(col[i])!r} does not fit a 64-bit integer",
+                            file=source, line=int(lines[i]))
     bad = np.flatnonzero(~np.isfinite(data[:, 2:6]).all(axis=1))
     if bad.size:
         raise UserError("x, y, w, h must be finite numbers", file=source, line=int(lines[bad[0]]))
+    # A GT box of negative size is a broken file. A predicted one is kept: motmetrics (and
+    # vcmctc) give it IoU 0 with everything, so it is an unmatched false positive.
+    bad = np.flatnonzero((data[:, 4] < 0) | (data[:, 5] < 0)) if ground_truth else []
+    if len(bad):
+        i = bad[0]
+        raise UserError(f"box width and height must be >= 0, got w={float(data[i, 4])!r}, "
+                        f"h={float(data[i, 5])!r}", file=source, line=int(lines[i]))
+    bad = np.flatnonzero(~np.isfinite(data[:, 6]))
+    if bad.size:
+        i = bad[0]
+        raise UserError(f"confidence must be a finite number, got {float(data[i, 6])!r}",
+                        file=source, line=int(lines[i]))
     order = np.argsort(frame, kind="stable")
     d = data[order]
     return MotTable(frame=d[:, 0].astype(np.int64), id=d[:, 1].astype(np.int64),
@@ -156,11 +176,52 @@ def _fast_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
     return data, lines
 
 
-def parse_mot_text(text: str, source: str = "<memory>") -> MotTable:
-    """Parse MOTChallenge text (see the module docstring); blank lines are skipped."""
-    fast = _fast_parse(text)
+def _csv_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The common case, a plain comma-separated file without blank lines, parsed by pandas' C
+    reader with Python's own float conversion (``round_trip``: values equal ``float()``'s); None
+    when anything is unusual (the other paths then parse it, or find the bad line)."""
+    if (not text or any(c in text for c in " \t\r\f\v") or text[0] in ",\n"
+            or ",," in text or ",\n" in text or "\n," in text or "\n\n" in text
+            or text.endswith(",")):
+        return None
+    n_rows = text.count("\n") + (not text.endswith("\n"))
+    first = text[:text.find("\n")] if "\n" in text else text
+    width = first.count(",") + 1
+    # equal total means equal widths: a longer row makes pandas fail, so none is shorter
+    if not _MIN_COLS <= width <= _MAX_COLS or text.count(",") != n_rows * (width - 1):
+        return None
+    import io
+
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas 3 deprecates the (default) option
+            frame = pd.read_csv(io.StringIO(text), header=None, dtype=np.float64,
+                                na_filter=False, engine="c", float_precision="round_trip")
+    except (ValueError, pd.errors.ParserError):
+        return None
+    data = frame.to_numpy(dtype=np.float64)
+    if data.shape != (n_rows, width):
+        return None
+    if width < _MAX_COLS:
+        pad = np.broadcast_to(np.asarray(_DEFAULTS[width - _MIN_COLS:]),
+                              (len(data), _MAX_COLS - width))
+        data = np.hstack([data, pad])
+    return data, np.arange(1, n_rows + 1)
+
+
+def parse_mot_text(text: str, source: str = "<memory>", *,
+                   ground_truth: bool = False) -> MotTable:
+    """Parse MOTChallenge text (see the module docstring); blank lines are skipped.
+
+    Every row needs integral frame and id that fit int64, finite x, y, w, h and a finite
+    confidence; ``ground_truth`` also refuses negative widths and heights."""
+    fast = _csv_parse(text)
+    if fast is None:
+        fast = _fast_parse(text)
     if fast is not None:
-        return _table_from_array(fast[0], fast[1], source)
+        return _table_from_array(fast[0], fast[1], source, ground_truth)
     # slow path: find the first bad line, or pad rows of different widths
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -181,7 +242,7 @@ def parse_mot_text(text: str, source: str = "<memory>") -> MotTable:
                 raise UserError(f"field {c + 1} is not a number: {field!r}", file=source,
                                 line=number) from None
         out[k, len(fields):] = _DEFAULTS[len(fields) - _MIN_COLS:]
-    return _table_from_array(out, np.asarray(lines, dtype=np.int64), source)
+    return _table_from_array(out, np.asarray(lines, dtype=np.int64), source, ground_truth)
 
 
 def check_frames(table: MotTable, first_frame: int, seq_length: int | None = None) -> None:
@@ -198,14 +259,14 @@ def check_frames(table: MotTable, first_frame: int, seq_length: int | None = Non
 
 
 def read_mot_txt(path: str | Path, *, first_frame: int | None = None,
-                 seq_length: int | None = None) -> MotTable:
+                 seq_length: int | None = None, ground_truth: bool = False) -> MotTable:
     """Read a MOTChallenge txt file; with ``first_frame`` check the frame range too."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read MOT file: {exc}", file=path) from None
-    table = parse_mot_text(text, source=str(path))
+    table = parse_mot_text(text, source=str(path), ground_truth=ground_truth)
     if first_frame is not None:
         check_frames(table, first_frame, seq_length)
     return table
@@ -250,5 +311,5 @@ def load_mot_sequence(seq_dir: str | Path, *, first_frame: int) -> tuple[MotTabl
     seq_dir = Path(seq_dir)
     info = read_seqinfo(seq_dir / "seqinfo.ini")
     gt = read_mot_txt(seq_dir / "gt" / "gt.txt", first_frame=first_frame,
-                      seq_length=info.seq_length)
+                      seq_length=info.seq_length, ground_truth=True)
     return gt, info

@@ -127,12 +127,57 @@ def evaluate_pairs(pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: 
                    ignore_index: int | None = 255, absent: str = "union",
                    classes: Sequence[int] | None = None) -> MIoUResult:
     """mIoU of (gt, prediction) label-map pairs, pooled."""
+    return miou_finalize(miou_state(pairs, num_classes, ignore_index=ignore_index),
+                         absent=absent, classes=classes)
+
+
+# --------------------------------------------------------------------------- state
+
+@dataclass(frozen=True, eq=False)
+class MIoUState:
+    """The additive state of a set of label maps: the pooled confusion matrix and the number of
+    images (plain arrays: ``np.savez`` / ``np.load(allow_pickle=False)`` via ``to_arrays``)."""
+
+    confusion: np.ndarray  # (C, C + 1) int64
+    num_images: int = 0
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {"confusion": np.asarray(self.confusion, dtype=np.int64),
+                "num_images": np.asarray(self.num_images)}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "MIoUState":
+        return cls(np.asarray(arrays["confusion"], dtype=np.int64), int(arrays["num_images"]))
+
+
+def miou_state(pairs: Iterable[tuple[np.ndarray, np.ndarray]], num_classes: int, *,
+               ignore_index: int | None = 255) -> MIoUState:
+    """State of (gt, prediction) label-map pairs; ``miou_finalize`` of it equals
+    :func:`evaluate_pairs` with the same arguments."""
     total = np.zeros((num_classes, num_classes + 1), dtype=np.int64)
     n = 0
     for gt, pred in pairs:
         total += confusion_matrix(gt, pred, num_classes, ignore_index)
         n += 1
-    return miou_from_confusion(total, absent=absent, classes=classes, num_images=n)
+    return MIoUState(total, n)
+
+
+def miou_pool(states: Iterable[MIoUState]) -> MIoUState:
+    """States of several sets summed (same number of classes)."""
+    states = list(states)
+    if not states:
+        raise UserError("nothing to pool: no mIoU states")
+    shape = states[0].confusion.shape
+    if any(s.confusion.shape != shape for s in states):
+        raise UserError("cannot pool mIoU states with different numbers of classes")
+    return MIoUState(np.sum([s.confusion for s in states], axis=0, dtype=np.int64),
+                     sum(s.num_images for s in states))
+
+
+def miou_finalize(state: MIoUState, *, absent: str = "union",
+                  classes: Sequence[int] | None = None) -> MIoUResult:
+    return miou_from_confusion(state.confusion, absent=absent, classes=classes,
+                               num_images=state.num_images)
 
 
 # --------------------------------------------------------------------------- file inputs

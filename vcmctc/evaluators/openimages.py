@@ -341,3 +341,146 @@ def evaluate(gt: OpenImagesGT, preds: Mapping[str, ImagePred], params: OIParams 
     counts: dict[str, int] = {}
     pooled = accumulate(gt, preds, params, counts)
     return finalize(gt.classes, pooled, count_gt(gt, params), params, counts)
+
+
+# --------------------------------------------------------------------------- per-set state
+
+
+@dataclass(frozen=True, eq=False)
+class OIState:
+    """What :func:`finalize` needs from one set of images, additive across disjoint sets.
+
+    Entries (scores and TP labels) are kept per class in the order :func:`accumulate` builds
+    them (sorted image key, then the image's own order) with their image, so that pooled sets
+    concatenate them in the order one run over the union would: the reference sorts entries
+    with numpy's default (unstable) argsort, whose tie order depends on that order.
+    """
+
+    classes: np.ndarray        # (C,) str: class names, index = class index
+    images: np.ndarray         # (I,) str: GT image keys, sorted
+    num_gt: np.ndarray         # (C,) float64
+    cls: np.ndarray            # (N,) int64 class index of each entry
+    image: np.ndarray          # (N,) int64 index into ``images``
+    score: np.ndarray          # (N,) float64
+    label: np.ndarray          # (N,) float64 (TP weight; 0 for a FP)
+    counts_keys: np.ndarray    # (K,) str
+    counts_values: np.ndarray  # (K,) int64
+    iou_threshold: float
+    group_of_weight: float
+    masks: bool
+    max_detections: int
+    min_score: float
+
+    @property
+    def params(self) -> OIParams:
+        return OIParams(iou_threshold=self.iou_threshold, group_of_weight=self.group_of_weight,
+                        masks=self.masks, max_detections=self.max_detections,
+                        min_score=self.min_score)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain numpy arrays (no object dtype): ``np.savez`` / ``np.load(allow_pickle=False)``."""
+        return {f: np.asarray(getattr(self, f)) for f in self.__dataclass_fields__}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> "OIState":
+        try:
+            a = {f: arrays[f] for f in cls.__dataclass_fields__}
+        except KeyError as exc:
+            raise UserError(f"Open Images state: missing array {exc.args[0]!r}") from None
+        return cls(classes=np.asarray(a["classes"], dtype=str),
+                   images=np.asarray(a["images"], dtype=str),
+                   num_gt=np.asarray(a["num_gt"], dtype=np.float64),
+                   cls=np.asarray(a["cls"], dtype=np.int64),
+                   image=np.asarray(a["image"], dtype=np.int64),
+                   score=np.asarray(a["score"], dtype=np.float64),
+                   label=np.asarray(a["label"], dtype=np.float64),
+                   counts_keys=np.asarray(a["counts_keys"], dtype=str),
+                   counts_values=np.asarray(a["counts_values"], dtype=np.int64),
+                   iou_threshold=float(a["iou_threshold"]),
+                   group_of_weight=float(a["group_of_weight"]), masks=bool(a["masks"]),
+                   max_detections=int(a["max_detections"]), min_score=float(a["min_score"]))
+
+
+def oid_state(gt: OpenImagesGT, preds: Mapping[str, ImagePred],
+              params: OIParams | None = None) -> OIState:
+    """The state of one set: ``oid_finalize(oid_state(gt, preds, p))`` equals
+    ``evaluate(gt, preds, p)``."""
+    params = params or OIParams()
+    if params.masks and not gt.has_masks:
+        raise UserError("mask evaluation needs ground truth masks")
+    counts: dict[str, int] = {}
+    images = sorted(gt.images)
+    where = {key: i for i, key in enumerate(images)}
+    parts: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    for key in sorted(preds):
+        image = gt.images.get(key)
+        pred = preds[key]
+        if image is None:
+            counts["unknown_image_detections"] = (counts.get("unknown_image_detections", 0)
+                                                  + len(pred.scores))
+            continue
+        counts["unknown_class"] = counts.get("unknown_class", 0) + int((pred.labels < 0).sum())
+        for c, (s, lab) in image_records(image, pred, params, counts).items():
+            parts.append((c, where[key], s, lab))
+    # per class, images in sorted key order: a stable sort by class keeps it
+    order = np.argsort(np.asarray([p[0] for p in parts], dtype=np.int64), kind="stable")
+    parts = [parts[i] for i in order]
+    sizes = np.asarray([len(p[2]) for p in parts], dtype=np.int64)
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
+    return OIState(
+        classes=np.asarray(gt.classes, dtype=str), images=np.asarray(images, dtype=str),
+        num_gt=np.asarray(count_gt(gt, params), dtype=np.float64),
+        cls=np.repeat(np.asarray([p[0] for p in parts], dtype=np.int64), sizes),
+        image=np.repeat(np.asarray([p[1] for p in parts], dtype=np.int64), sizes),
+        score=cat([p[2] for p in parts]).astype(np.float64),
+        label=cat([p[3] for p in parts]).astype(np.float64),
+        counts_keys=np.asarray(list(counts), dtype=str),
+        counts_values=np.asarray(list(counts.values()), dtype=np.int64),
+        iou_threshold=params.iou_threshold, group_of_weight=params.group_of_weight,
+        masks=params.masks, max_detections=params.max_detections, min_score=params.min_score)
+
+
+def oid_finalize(state: OIState) -> OpenImagesResult:
+    """APs and mAP of a state (:func:`finalize` on its entries)."""
+    n = len(state.classes)
+    bounds = np.searchsorted(state.cls, np.arange(n + 1))
+    pooled = [([state.score[bounds[c]:bounds[c + 1]]], [state.label[bounds[c]:bounds[c + 1]]])
+              if bounds[c + 1] > bounds[c] else ([], []) for c in range(n)]
+    counts = dict(zip(state.counts_keys.tolist(), state.counts_values.tolist()))
+    return finalize(state.classes.tolist(), pooled, state.num_gt, state.params, counts)
+
+
+def oid_pool(states: "list[OIState]") -> OpenImagesResult:
+    """One evaluation over the union of disjoint sets (same classes and settings): equals
+    ``evaluate`` on the merged ground truth and predictions."""
+    if not states:
+        raise UserError("nothing to pool: no Open Images states")
+    first = states[0]
+    for k, s in enumerate(states[1:], start=1):
+        if s.classes.tolist() != first.classes.tolist():
+            raise UserError(f"cannot pool Open Images sets with different classes (set {k})")
+        if s.params != first.params:
+            raise UserError(f"cannot pool Open Images sets evaluated with different settings "
+                            f"(set {k}: {s.params} vs {first.params})")
+    images = np.concatenate([s.images for s in states])
+    union, inverse = np.unique(images, return_inverse=True)
+    if len(union) < len(images):
+        raise UserError("cannot pool Open Images sets that share images (pool disjoint sets)")
+    offsets = np.cumsum([0] + [len(s.images) for s in states])
+    image = np.concatenate([inverse[s.image + off] for s, off in zip(states, offsets)])
+    cls = np.concatenate([s.cls for s in states])
+    order = np.lexsort((image, cls))  # per class, images in sorted key order (one run's order)
+    counts: dict[str, int] = {}
+    for s in states:
+        for key, value in zip(s.counts_keys.tolist(), s.counts_values.tolist()):
+            counts[key] = counts.get(key, 0) + value
+    pooled = OIState(
+        classes=first.classes, images=union, num_gt=np.sum([s.num_gt for s in states], axis=0),
+        cls=cls[order], image=image[order],
+        score=np.concatenate([s.score for s in states])[order],
+        label=np.concatenate([s.label for s in states])[order],
+        counts_keys=np.asarray(list(counts), dtype=str),
+        counts_values=np.asarray(list(counts.values()), dtype=np.int64),
+        iou_threshold=first.iou_threshold, group_of_weight=first.group_of_weight,
+        masks=first.masks, max_detections=first.max_detections, min_score=first.min_score)
+    return oid_finalize(pooled)
