@@ -124,7 +124,7 @@ def test_decoded_level_equals_direct_computation(world, cli):
     assert again["run"]["cached_steps"] == again["run"]["steps"] == 6
     assert [p["metric"] for p in again["points"]] == [p["metric"] for p in results["points"]]
     assert again["signature"] == results["signature"]
-    assert results["signature"]["metrics"]["coco-bbox-ap"]["metric_backend"] == "faster-coco-eval"
+    assert results["signature"]["metrics"]["coco-bbox-ap"]["metric_backend"] == "vcmctc"
 
 
 def test_failing_points_do_not_stop_the_others(world, cli, tmp_path):

@@ -77,7 +77,7 @@ def score_mot(
             seqinfo = gt / "seqinfo.ini"
     info = read_seqinfo(seqinfo) if seqinfo is not None else None
     seq_length = info.seq_length if info is not None else None
-    gt_table = read_mot_txt(gt_file)
+    gt_table = read_mot_txt(gt_file, ground_truth=True)
     pred_table = read_mot_txt(pred)
     if first_frame is not None:
         check_frames(gt_table, first_frame, seq_length)

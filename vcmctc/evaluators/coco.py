@@ -55,10 +55,6 @@ DEFAULT_BACKEND = "vcmctc"
 _DISTRIBUTIONS = {"pycocotools": "pycocotools", "faster-coco-eval": "faster-coco-eval",
                   "vcmctc": "pycocotools"}
 
-#: The backend every command uses unless told otherwise (recorded in every signature). Both
-#: backends agree with pycocotools to 1e-14 at CTC scale; faster-coco-eval is several times faster.
-DEFAULT_BACKEND = "faster-coco-eval"
-
 
 def stat_names(iou_type: str) -> tuple[str, ...]:
     """Names of the summary statistics for ``iou_type``, in COCOeval order."""

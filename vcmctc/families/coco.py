@@ -36,7 +36,6 @@ class CocoFamily(Family):
                + _defs("coco-segm", "segm", "instance-segmentation", _BOX_STATS))
     output_kind = "coco-results-json"
     output_name = "output.json"
-    pool_needs_gt = True
     output_help = ("a COCO results JSON list (image_id = frame number from the edition's "
                    "first_frame, category_id = COCO id, bbox XYWH, score; segmentation RLE for "
                    "masks)")
@@ -45,6 +44,9 @@ class CocoFamily(Family):
         from vcmctc.evaluators.coco import DEFAULT_BACKEND
 
         self.backend = coco_backend or DEFAULT_BACKEND
+        # faster-coco-eval keeps its per-image records in C++: its class rows re-evaluate the
+        # members' detections, with their ground truth; the others pool additive states
+        self.pool_needs_gt = self.backend == "faster-coco-eval"
 
     def iou_type(self, seq: "Sequence") -> str:
         return seq.metric.split("-")[1]   # coco-bbox-ap -> bbox, coco-segm-ap50 -> segm
@@ -101,14 +103,21 @@ class CocoFamily(Family):
         return load_coco_results(output, gt.data, iou_type=self.iou_type(seq))
 
     def measure(self, seq: "Sequence", gt: GroundTruth, output: Path) -> Measurement:
-        from vcmctc.evaluators.coco import evaluate_coco
+        from vcmctc.evaluators.coco import coco_finalize, coco_state, evaluate_coco
 
         dets = self.read_output(seq, gt, output)
-        stats = evaluate_coco(gt.data, dets, iou_type=self.iou_type(seq), backend=self.backend)
-        return Measurement(stats, {"detections": dets})
+        if self.pool_needs_gt:
+            stats = evaluate_coco(gt.data, dets, iou_type=self.iou_type(seq), backend=self.backend)
+            return Measurement(stats, {"detections": dets})
+        state = coco_state(gt.data, dets, iou_type=self.iou_type(seq), backend=self.backend)
+        return Measurement(coco_finalize(state), state.to_arrays())
 
     def pool(self, parts):
-        from vcmctc.evaluators.coco import evaluate_coco_pooled
+        from vcmctc.evaluators._cocostate import CocoState
+        from vcmctc.evaluators.coco import coco_pool, evaluate_coco_pooled
 
-        return evaluate_coco_pooled([(gt.data, state["detections"]) for _, gt, state in parts],
-                                    iou_type=self.iou_type(parts[0][0]), backend=self.backend)
+        if self.pool_needs_gt:
+            return evaluate_coco_pooled(
+                [(gt.data, state["detections"]) for _, gt, state in parts],
+                iou_type=self.iou_type(parts[0][0]), backend=self.backend)
+        return coco_pool([CocoState.from_arrays(state) for _, _, state in parts])

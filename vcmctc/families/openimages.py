@@ -10,8 +10,9 @@ and change ``iou_threshold`` / ``group_of_weight``. Task output: the challenge p
 (``ImageID,LabelName,Score,XMin,XMax,YMin,YMax``; masks ``ImageID,ImageWidth,ImageHeight,
 LabelName,Score,Mask``) or a COCO results JSON (with COCO-style ground truth).
 
-The state is the per-class (score, TP) entries and GT counts: a class row concatenates its members'
-entries in member order (as one evaluation over their union with the members' images in that order).
+The state (:func:`vcmctc.evaluators.openimages.oid_state`) is the per-class (score, TP) entries
+with their images and the GT counts: a class row pools disjoint sets as one evaluation over their
+union would see them.
 """
 
 from __future__ import annotations
@@ -161,44 +162,22 @@ class OpenImagesFamily(Family):
 
     def measure(self, seq: "Sequence", gt: GroundTruth, output: Path) -> Measurement:
         from vcmctc.datasets.openimages import load_predictions
-        from vcmctc.evaluators.openimages import accumulate, count_gt, finalize
+        from vcmctc.evaluators.openimages import oid_finalize, oid_state
 
         params = self._params(seq)
         preds = load_predictions(output, gt.data, masks=params.masks)
-        counts: dict[str, int] = {}
-        pooled = accumulate(gt.data, preds, params, counts)
-        num_gt = count_gt(gt.data, params)
-        result = finalize(gt.data.classes, pooled, num_gt, params, counts)
+        state = oid_state(gt.data, preds, params)
         detections = sum(len(p.scores) for p in preds.values())
-        state = _pack(gt.data.classes, pooled, num_gt, counts, detections)
-        return Measurement(_stats(result, detections), state)
+        return Measurement(_stats(oid_finalize(state), detections),
+                           {**state.to_arrays(), "detections": int(detections)})
 
     def pool(self, parts):
-        from vcmctc.evaluators.openimages import finalize
+        """One evaluation over the union of the members' images (disjoint sets with the same
+        classes and settings, as one run would see them)."""
+        from vcmctc.evaluators.openimages import OIState, oid_pool
 
-        classes: list[str] = []
-        index: dict[str, int] = {}
-        entries: list[tuple[list, list]] = []
-        num_gt: list[float] = []
-        counts: dict[str, int] = {}
-        detections = 0
-        for _, _, state in parts:
-            for name, scores, labels, n in _unpack(state):
-                if name not in index:
-                    index[name] = len(classes)
-                    classes.append(name)
-                    entries.append(([], []))
-                    num_gt.append(0.0)
-                i = index[name]
-                entries[i][0].append(scores)
-                entries[i][1].append(labels)
-                num_gt[i] += n
-            for key, value in state["counts"].items():
-                counts[key] = counts.get(key, 0) + int(value)
-            detections += int(state["detections"])
-        result = finalize(classes, entries, np.asarray(num_gt, dtype=float),
-                          self._params(parts[0][0]), counts)
-        return _stats(result, detections)
+        result = oid_pool([OIState.from_arrays(state) for _, _, state in parts])
+        return _stats(result, int(sum(int(state["detections"]) for _, _, state in parts)))
 
 
 def _stats(result, detections: int) -> dict[str, Any]:
@@ -206,22 +185,3 @@ def _stats(result, detections: int) -> dict[str, Any]:
             "GT": float(result.num_gt.sum()), "TP": float(result.num_tp.sum()),
             "entries": int(result.num_entries.sum()), "detections": int(detections),
             **{f"ignored_{k}": int(v) for k, v in sorted(result.counts.items())}}
-
-
-def _pack(classes: list[str], pooled: list[tuple[list, list]], num_gt: np.ndarray,
-          counts: dict[str, int], detections: int) -> dict[str, Any]:
-    scores = [np.concatenate(s) if s else np.zeros(0) for s, _ in pooled]
-    labels = [np.concatenate(lab) if lab else np.zeros(0) for _, lab in pooled]
-    return {"classes": list(classes), "num_gt": np.asarray(num_gt, dtype=float),
-            "sizes": np.array([len(s) for s in scores], dtype=np.int64),
-            "scores": np.concatenate(scores) if scores else np.zeros(0),
-            "labels": np.concatenate(labels).astype(float) if labels else np.zeros(0),
-            "counts": {k: int(v) for k, v in counts.items()},
-            "detections": int(detections)}
-
-
-def _unpack(state: dict[str, Any]):
-    bounds = np.concatenate([[0], np.cumsum(state["sizes"])])
-    for i, name in enumerate(state["classes"]):
-        lo, hi = bounds[i], bounds[i + 1]
-        yield name, state["scores"][lo:hi], state["labels"][lo:hi], float(state["num_gt"][i])

@@ -322,7 +322,10 @@ def pooled_curve(members: list[list[Outcome]], steps: "Steps") -> tuple[list[Cur
     curve = []
     for k in range(counts.pop()):
         points = [m[k] for m in ordered]
-        stats = steps.pool([(o.planned, o.measured) for o in points])
+        try:
+            stats = steps.pool([(o.planned, o.measured) for o in points])
+        except UserError as exc:   # e.g. sets that share images, categories named differently
+            return None, f"the members cannot be pooled: {exc}"
         if kinds == {"images"}:
             if any(o.pixels is None or o.result.bits_total is None for o in points):
                 return None, "the pixel counts of the image sets are unknown"
