@@ -89,10 +89,10 @@ def rate_unit_check(anchor: Mapping[int, float], test: Mapping[int, float], *, u
                     fps: float | None = None, frames: int | None = None,
                     pixels: int | None = None) -> Finding | None:
     """Compare rates at the QPs both sides have (``{qp: rate}``); None when they are within
-    :data:`RATE_FACTOR` of each other (or no QP is shared, or a rate is not positive)."""
-    shared = sorted(q for q in test if q in anchor)
+    :data:`RATE_FACTOR` of each other (or the sides have no QP in common, or a rate is not positive)."""
+    common = sorted(q for q in test if q in anchor)
     ratios = []
-    for q in shared:
+    for q in common:
         a, t = anchor[q], test[q]
         if not (isinstance(a, (int, float)) and isinstance(t, (int, float))) or \
                 not (math.isfinite(a) and math.isfinite(t) and a > 0 and t > 0):
@@ -105,7 +105,7 @@ def rate_unit_check(anchor: Mapping[int, float], test: Mapping[int, float], *, u
         10 ** ((logs[len(logs) // 2 - 1] + logs[len(logs) // 2]) / 2)
     if 1 / RATE_FACTOR < median < RATE_FACTOR:
         return None
-    qps = ", ".join(str(q) for q in shared)
+    qps = ", ".join(str(q) for q in common)
     base = (f"rates are {_fmt_factor(median)} the anchor's at the same QP ({qps}; "
             f"unit {unit})")
     confusions = unit_confusions(unit, width=width, height=height, fps=fps, frames=frames,
