@@ -81,11 +81,10 @@ class MonotonicCubic:
                 "lower": self.lower, "upper": self.upper}
 
 
-def fit_monotonic_cubic(rate, metric, *, lower: float = 0.0, upper: float = 100.0) -> MonotonicCubic:
-    """Least-squares cubic in log10(rate), increasing and concave on the data range, bounded.
-
-    Needs at least 4 points with distinct positive rates (any order); raises ValueError otherwise.
-    """
+def checked_curve(rate, metric) -> tuple[np.ndarray, np.ndarray]:
+    """``(log10(rate), metric)`` as float arrays, in the given order, after the preconditions of
+    both fit solvers: 1-D, same length, finite, rates > 0, at least 4 distinct rates
+    (ValueError otherwise)."""
     rate = np.asarray(rate, dtype=float)
     y = np.asarray(metric, dtype=float)
     if rate.ndim != 1 or rate.shape != y.shape:
@@ -95,6 +94,15 @@ def fit_monotonic_cubic(rate, metric, *, lower: float = 0.0, upper: float = 100.
     x = np.log10(rate)
     if len(np.unique(x)) < 4:
         raise ValueError(f"the monotonic cubic fit needs at least 4 distinct rates, got {len(np.unique(x))}")
+    return x, y
+
+
+def fit_monotonic_cubic(rate, metric, *, lower: float = 0.0, upper: float = 100.0) -> MonotonicCubic:
+    """Least-squares cubic in log10(rate), increasing and concave on the data range, bounded.
+
+    Needs at least 4 points with distinct positive rates (any order); raises ValueError otherwise.
+    """
+    x, y = checked_curve(rate, metric)
     if not lower < upper:
         raise ValueError("lower must be below upper")
     x_min, x_max = float(x.min()), float(x.max())

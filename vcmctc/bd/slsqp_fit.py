@@ -119,16 +119,11 @@ def fit_slsqp(rate, metric, *, lower: float = 0.0, upper: float = 100.0) -> Slsq
     """
     from scipy.optimize import minimize
 
-    rate = np.asarray(rate, dtype=float)
-    y = np.asarray(metric, dtype=float)
-    if rate.ndim != 1 or rate.shape != y.shape:
-        raise ValueError("rate and metric must be 1-D arrays of the same length")
-    if not (np.all(np.isfinite(rate)) and np.all(rate > 0) and np.all(np.isfinite(y))):
-        raise ValueError("rates must be finite and > 0, metrics finite")
-    order = np.argsort(rate, kind="stable")
-    x, y = np.log10(rate[order]), y[order]
-    if len(np.unique(x)) < 4:
-        raise ValueError(f"the monotonic cubic fit needs at least 4 distinct rates, got {len(np.unique(x))}")
+    from vcmctc.bd.monotonic_fit import checked_curve
+
+    x, y = checked_curve(rate, metric)
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
     problem = _Problem(x, y, lower, upper)
     res = minimize(problem.objective, x0=np.array(START), method="SLSQP",
                    constraints=problem.constraints())
