@@ -96,6 +96,30 @@ def test_cli_options_reach_the_engine(cli, tables):
     assert a["fitted"] == ["anchor", "test"] and a["method"] == "cubic"
 
 
+def test_cli_fit_solver_and_min_overlap(cli, tmp_path):
+    # a non-monotonic test curve: the two solvers give different fitted points
+    anchor = _write(tmp_path / "a.csv", _rows("A", R + [1600.0, 3200.0], M + [62.0, 63.0]))
+    test = _write(tmp_path / "t.csv", _rows("A", [90.0, 180.0, 390.0, 700.0, 1000.0, 2000.0],
+                                            [40.0, 57.0, 55.0, 61.0, 62.0, 61.5]))
+    base = ("bdrate", "--anchor", anchor, "--test", test, "--policy", "fit", "--format", "json")
+    out = {s: cli(*base, "--fit-solver", s).json() for s in ("exact", "slsqp")}
+    for solver, d in out.items():
+        res = d["results"][0]
+        assert d["fit_solver"] == solver and res["fit_solver"] == solver
+        assert res["test_fit"]["solver"] == solver and res["fitted"] == ["anchor", "test"]
+    assert out["exact"]["results"][0]["test_points"] != out["slsqp"]["results"][0]["test_points"]
+    text = cli("bdrate", "--anchor", anchor, "--test", test, "--policy", "fit", "--fit-solver",
+               "slsqp").out
+    assert "policy fit, fit solver slsqp" in text and "low-overlap below 75%" in text
+    # the threshold: the same curves with it at 0 and 1
+    lo = cli(*base, "--min-overlap", "0").json()["results"][0]
+    hi = cli(*base, "--min-overlap", "1").json()["results"][0]
+    assert lo["status"] == "ok" and hi["status"] == "low-overlap"
+    assert lo["bd_rate"] == hi["bd_rate"] and lo["min_overlap"] == 0.0
+    assert cli(*base, "--min-overlap", "1.5").code == 2
+    assert cli(*base, "--fit-solver", "newton").code == 2
+
+
 def test_cli_text_shows_status_and_warnings(cli, tables):
     anchor, test = tables
     r = cli("bdrate", "--anchor", anchor, "--test", test)

@@ -41,7 +41,7 @@ def test_rates_times_0_8_is_minus_20_percent(method):
 def test_quality_shift_is_the_bd_metric(method):
     # The same rates with every metric + 3: each interpolant is the anchor's + 3, so BD-metric = 3.
     r = bd_rate(R, M, R, [m + 3 for m in M], method=method)
-    assert r.status == "ok"
+    assert r.status == "low-overlap"  # metric overlap 17/23 = 73.9 % < 75 %
     assert r.bd_metric == pytest.approx(3.0, abs=1e-9)
     assert r.bd_rate < 0  # a better test codec saves bits
     assert r.overlap_rate == 1.0
@@ -151,12 +151,31 @@ def test_rate_ranges_disjoint():
     assert _has(r, "rate ranges do not overlap")
 
 
-def test_low_overlap_warns_but_gives_the_number():
+def test_low_overlap_is_a_status_that_keeps_the_number():
     # Metric ranges [40, 60] and [55, 75]: overlap 5 / 35.
     r = bd_rate(R, M, R, [m + 15 for m in M])
-    assert r.status == "ok" and r.bd_rate is not None
+    assert r.status == "low-overlap" and r.has_number and not r.ok
     assert r.overlap == pytest.approx(5 / 35, abs=1e-12)
     assert _has(r, "metric ranges overlap only 14.3% (< 75%)")
+    # the number is the plain computation's: with the threshold at 0 the same value is "ok"
+    plain = bd_rate(R, M, R, [m + 15 for m in M], min_overlap=0.0)
+    assert plain.status == "ok" and plain.bd_rate == r.bd_rate and plain.bd_metric == r.bd_metric
+    assert r.to_dict()["min_overlap"] == 0.75 and plain.to_dict()["min_overlap"] == 0.0
+
+
+@pytest.mark.parametrize("threshold, status", [(0.14, "ok"), (0.15, "low-overlap"), (1.0, "low-overlap")])
+def test_min_overlap_threshold(threshold, status):
+    # overlap 5/35 = 0.1428...: below 0.15, above 0.14
+    assert bd_rate(R, M, R, [m + 15 for m in M], min_overlap=threshold).status == status
+    # full overlap is never low, whatever the threshold
+    assert bd_rate(R, M, [0.8 * v for v in R], M, min_overlap=1.0).status == "ok"
+
+
+def test_rate_overlap_alone_does_not_change_the_status():
+    # Same metrics, rates shifted by a factor 4 on 8x ranges: metric overlap 1, rate overlap 1/5.
+    r = bd_rate(R, M, [4 * v for v in R], M)
+    assert r.status == "ok" and r.overlap == 1.0 and r.overlap_rate < 0.75
+    assert _has(r, "rate ranges overlap only")
 
 
 def test_metric_scale_warnings():
@@ -170,6 +189,9 @@ def test_metric_scale_warnings():
     (dict(method="linear"), "unknown BD method"),
     (dict(policy="ignore"), "unknown BD policy"),
     (dict(min_points=1), "min_points"),
+    (dict(fit_solver="newton"), "unknown fit solver"),
+    (dict(min_overlap=1.5), "min_overlap"),
+    (dict(min_overlap=float("nan")), "min_overlap"),
 ])
 def test_bad_settings_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -207,7 +229,7 @@ def test_drop_removes_a_high_outlier_and_ties_keep_the_first():
     # 50 60 60 70: two equal candidates of length 3 and equal sum; the first 60 (rate 20) stays.
     r = bd_rate([10, 20, 30, 40], [50, 60, 60, 70], R, M, policy="drop", min_points=3)
     assert r.anchor.rate == (10.0, 20.0, 40.0) and r.anchor_dropped.rate == (30.0,)
-    assert r.status == "ok"
+    assert r.status == "low-overlap" and r.overlap == pytest.approx(10 / 30)  # [50,70] vs [40,60]
 
 
 def test_drop_then_too_few_points():

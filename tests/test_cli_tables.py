@@ -17,7 +17,8 @@ def test_tables_json_shape(cli):
 
 def test_tables_track_filter_and_scenario(cli):
     rows = cli("tables", "--track", "vcm", "--format", "json").json()
-    assert {r["edition"] for r in rows} == {"vcm-n0638", "vcm-jbe2024"}
+    assert {r["edition"] for r in rows} == {"vcm-n0543", "vcm-n0592", "vcm-n0638", "vcm-n0663",
+                                             "vcm-jbe2024"}
     ai = cli("tables", "-e", "vcm-n0638", "--scenario", "AI", "-f", "json").json()
     assert next(r for r in ai if r["sequence"] == "Traffic")["qps"] == [26, 30, 34, 38, 42, 46]
 
@@ -25,6 +26,8 @@ def test_tables_track_filter_and_scenario(cli):
 def test_tables_text_and_csv(cli):
     text = cli("tables", "-e", "vcm-jbe2024").out
     assert "BasketballDrill*" in text and "[other source sfu-clips: 50]" in text
+    assert "BD pchip, policy fit-nonmonotonic (fit solver slsqp), low-overlap below 75%" in text
+    assert "BD pchip, policy refuse, low-overlap below 75%" in cli("tables", "-e", "fcm-jbe2024").out
     csv_out = cli("tables", "-e", "vcm-jbe2024", "-f", "csv").out.splitlines()
     assert csv_out[0].startswith("edition,sequence,aliases")
     assert len(csv_out) == 1 + 16
@@ -33,7 +36,10 @@ def test_tables_text_and_csv(cli):
 def test_tables_check_passes(cli):
     r = cli("tables", "--check")
     assert r.code == 0
-    assert "0 error(s)" in r.out and "6 edition(s) and 2 anchor(s)" in r.out
+    assert "0 error(s)" in r.out and "12 edition(s) and 2 anchor(s)" in r.out
+    # the gaps the public sources leave are warnings that quote their notes
+    assert "warning: vcm-n0663: sequence Traffic: no QPs: the VCM-RS v1.0 QPs" in r.out
+    assert "warning: vcm-n0638: sequence FLIR: no item count:" in r.out
 
 
 def test_tables_check_fails_on_bad_edition(cli, tmp_path):
@@ -46,9 +52,9 @@ def test_tables_check_fails_on_bad_edition(cli, tmp_path):
 
 
 def test_unknown_edition_is_one_line_exit_2(cli):
-    r = cli("tables", "--edition", "fcm-fctm-v2")
+    r = cli("tables", "--edition", "fcm-fctm-v9")
     assert r.code == 2
-    assert r.err.strip().count("\n") == 0 and "unknown CTC edition 'fcm-fctm-v2'" in r.err
+    assert r.err.strip().count("\n") == 0 and "unknown CTC edition 'fcm-fctm-v9'" in r.err
     assert "Traceback" not in r.err
 
 

@@ -16,8 +16,10 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_bundled_editions_listed_and_clean():
-    assert set(list_editions()) == {"vcm-n0638", "fcm-fctm-v1", "vcm-jbe2024", "fcm-jbe2024", "ctc-demo",
-                                   "ctc-demo-fcm"}
+    assert set(list_editions()) == {"vcm-n0543", "vcm-n0592", "vcm-n0638", "vcm-n0663",
+                                    "fcm-fctm-v1", "fcm-fctm-v2", "fcm-ctc-2025",
+                                    "fcm-ctc-2025-nocactus", "vcm-jbe2024", "fcm-jbe2024", "ctc-demo",
+                                    "ctc-demo-fcm"}
     for ed_id in list_editions():
         errors = [p for p in check_edition(load_edition(ed_id)) if p.level == "error"]
         assert errors == [], errors
@@ -73,7 +75,13 @@ def test_vcm_n0638_facts():
     oiv6 = ed.sequence("mpeg-oiv6-detection")
     assert oiv6.kind == "images" and oiv6.rate_unit == "bpp" and oiv6.items == 5000
     assert ed.qps(oiv6) == (22, 27, 32, 37, 42, 47)  # image sets are intra: AI QPs
-    assert ed.bd.policy == "fit-nonmonotonic" and ed.bd.method == "pchip"
+    # CompressAI-Vision's VCM mode fits every curve, with the scripts' SLSQP call
+    assert (ed.bd.policy, ed.bd.fit_solver, ed.bd.method) == ("fit", "slsqp", "pchip")
+    assert ed.bd.min_overlap == 0.75
+    pandaset = ed.sequence("Pandaset")
+    assert (pandaset.items, pandaset.fps, pandaset.frames) == (73, 10, 80)
+    assert "76" in pandaset.notes["items"] and "30" in pandaset.notes["fps"]
+    assert ed.sequence("FLIR").items is None and "items" in ed.sequence("FLIR").notes
 
 
 def test_fcm_fctm_v1_facts():
@@ -83,6 +91,14 @@ def test_fcm_fctm_v1_facts():
                 "OIV6-detection": [29, 31, 32, 39], "OIV6-segmentation": [27, 32, 37, 39]}
     for name, qps in expected.items():
         assert list(ed.qps(ed.sequence(name))) == qps
+    # FCM codes video with VTM's low-delay configuration, the OpenImages sets intra
+    assert ed.scenarios == ("LD", "AI") and ed.sequence("Traffic").qps == {"LD": (24, 28, 29, 34)}
+    assert ed.sequence("Traffic").metric == "coco-bbox-ap50"
+    # detection and segmentation are separate classes: a pooled row never mixes two metrics
+    assert ed.sequence("mpeg-oiv6-detection").cls == "OIV6-DET"
+    assert ed.sequence("mpeg-oiv6-segmentation").cls == "OIV6-SEG"
+    for cls in ed.classes:
+        assert len({s.metric for s in ed.class_members(cls)}) == 1, cls
     assert {s.cls for s in ed.sequences.values() if s.dataset == "SFU"} == {"AB", "C", "D"}
     assert [s.id for s in ed.class_members("HIEVE-720P")] == ["HiEve-17", "HiEve-18", "HiEve-2"]
     assert ed.sequence("13").frames == 1416 and ed.sequence("13").first_frame == 0
@@ -90,6 +106,119 @@ def test_fcm_fctm_v1_facts():
     assert ed.aggregation.class_rows == "pooled"
     warnings = [p for p in check_edition(ed) if p.level == "warning"]
     assert {p.where for p in warnings} == {f"sequence HiEve-{n}" for n in (13, 16, 17, 18, 2)}
+
+
+def test_vcm_n0543_and_n0592_six_scenarios_of_m69288():
+    for ed_id in ("vcm-n0543", "vcm-n0592"):
+        ed = load_edition(ed_id)
+        assert ed.scenarios == ("RA_inner", "RA_e2e", "LD_inner", "LD_e2e", "AI_inner", "AI_e2e")
+        traffic, clip = ed.sequence("Traffic"), ed.sequence("TVD-01_1")
+        assert traffic.qps_for("RA_inner") == traffic.qps_for("LD_e2e") == (32, 36, 40, 44, 48, 52)
+        assert traffic.qps_for("AI_e2e") == (28, 32, 36, 40, 44, 48)
+        # the TVD clips are where inner and e2e differ
+        assert clip.qps_for("RA_inner") == clip.qps_for("AI_inner") == (18, 22, 26, 30, 34, 38)
+        assert clip.qps_for("RA_e2e") == (14, 18, 22, 26, 30, 34)
+        assert clip.qps_for("AI_e2e") == (16, 20, 24, 28, 32, 36)
+        assert ed.sequence("Pandaset").qps_for("AI_e2e") == (22, 27, 32, 37, 42, 47)
+        assert ed.sequence("OIV6-detection").qps is None            # not public: a note says so
+        assert "qps" in ed.sequence("OIV6-detection").notes
+        assert ed.bd.policy == "fit" and ed.bd.fit_solver == "slsqp"
+        assert "m69288" in ed.notes["qps-era"] and ed.document.startswith(ed_id.replace("vcm-n", "WG4 N"))
+    v011 = load_edition("vcm-n0592")
+    assert v011.scenario_settings["AI_e2e"] == {"descriptors": "TemporalResampleOFF"}
+    assert v011.sequence("Traffic").field_sources["qps"] == "m69288-qps"
+
+
+def test_vcm_n0663_structure_without_qps():
+    ed, v012 = load_edition("vcm-n0663"), load_edition("vcm-n0638")
+    assert list(ed.sequences) == list(v012.sequences) and ed.classes == v012.classes
+    assert all(s.qps is None for s in ed.sequences.values())
+    problems = check_edition(ed)
+    assert {p.level for p in problems} == {"warning"}
+    assert sum("no QPs: the VCM-RS v1.0 QPs" in p.message for p in problems) == len(ed.sequences)
+
+
+def test_fcm_fctm_v2_scores_sfu_with_ap():
+    v1, v2 = load_edition("fcm-fctm-v1"), load_edition("fcm-fctm-v2")
+    assert list(v1.sequences) == list(v2.sequences)
+    for seq in v2.sequences.values():
+        assert seq.qps is None
+        if seq.dataset == "SFU":
+            assert seq.metric == "coco-bbox-ap" and v1.sequences[seq.id].metric == "coco-bbox-ap50"
+        else:
+            assert seq.metric == v1.sequences[seq.id].metric
+    assert "edb902f" in v2.sources["fctm-v2-metric"]
+
+
+def test_fcm_ctc_2025_pandaset_and_options():
+    ed = load_edition("fcm-ctc-2025")
+    members = {c: [s.id for s in ed.class_members(c)] for c in ("PANDAM1", "PANDAM2", "PANDAM3")}
+    assert [len(v) for v in members.values()] == [7, 17, 12]
+    assert members["PANDAM1"] == [f"Pandaset-{n}" for n in ("057", "058", "069", "070", "072", "073", "077")]
+    p = ed.sequence("pandaset-097")                 # CompressAI-Vision's dataset name as alias
+    assert (p.id, p.cls, p.fps, p.frames, p.intra_period, p.metric) == (
+        "Pandaset-097", "PANDAM2", 30, 80, 32, "miou")
+    assert ed.sequence("057").id == "Pandaset-057"
+    # the non-scale class: optional, scored against the original clips' ground truth
+    assert ed.classes["AB*"].optional
+    ns = ed.sequence("ns_Traffic_2560x1600_30")
+    assert (ns.cls, ns.gt, ns.frames) == ("AB*", "SFU_HW_Obj/Traffic", 33)
+    assert ed.sequence("Cactus").cls == "AB" and ed.sequence("Traffic").metric == "coco-bbox-ap"
+    no_cactus = load_edition("fcm-ctc-2025-nocactus")
+    assert "Cactus" not in no_cactus.sequences
+    assert [s.id for s in no_cactus.class_members("AB")] == [
+        "Traffic", "ParkScene", "BasketballDrive", "BQTerrace", "Kimono"]
+    assert set(no_cactus.sequences) == set(ed.sequences) - {"Cactus"}
+
+
+@pytest.mark.parametrize("ed_id", ["fcm-fctm-v1", "fcm-fctm-v2", "fcm-ctc-2025",
+                                   "fcm-ctc-2025-nocactus", "fcm-jbe2024"])
+def test_fcm_pooled_classes_never_mix_metrics(ed_id):
+    ed = load_edition(ed_id)
+    assert ed.aggregation.class_rows == "pooled"
+    for cls in ed.classes:
+        assert len({s.metric for s in ed.class_members(cls)}) == 1, (ed_id, cls)
+
+
+def test_no_private_sources_and_every_source_names_a_public_one():
+    import re
+
+    from conftest import REPO
+
+    for ed_id in list_editions():
+        ed = load_edition(ed_id)
+        for src_id, text in ed.sources.items():
+            assert "shared/" not in text, (ed_id, src_id)
+            if ed.track == "demo":   # synthetic: made by vcmctc itself
+                continue
+            # a repository@commit, a document number or a paper (journal/doi/url)
+            assert re.search(r"[\w.-]+/[\w.-]+@[0-9a-f]{7}|WG4 N\d|Journal|doi:|https://", text), \
+                (ed_id, src_id, text)
+    for path in [*(REPO / "cfg").rglob("*.yaml"), *(REPO / "anchors").rglob("anchor.yaml")]:
+        assert "shared/" not in path.read_text(), path
+
+
+def test_edition_bd_settings_are_validated(tmp_path):
+    ed = load_edition(write(tmp_path, "b1.yaml", MINIMAL.format(id="b1").replace(
+        "sequences:", "bd: {policy: fit, fit_solver: slsqp, min_overlap: 0.5}\nsequences:")))
+    assert (ed.bd.policy, ed.bd.fit_solver, ed.bd.min_overlap) == ("fit", "slsqp", 0.5)
+    for bad, message in (("fit_solver: newton", "bd.fit_solver"), ("min_overlap: 2", "bd.min_overlap"),
+                         ("min_overlap: yes", "bd.min_overlap"), ("solver: x", "unknown field")):
+        path = write(tmp_path, "b2.yaml", MINIMAL.format(id="b2").replace(
+            "sequences:", f"bd: {{{bad}}}\nsequences:"))
+        with pytest.raises(UserError, match=message):
+            load_edition(path)
+
+
+def test_missing_items_need_a_note(tmp_path):
+    text = MINIMAL.format(id="i1").replace("datasets: {SFU: {metric: coco-bbox-ap}}",
+                                           "datasets: {SFU: {metric: coco-bbox-ap}, IMG: {kind: images, metric: coco-bbox-ap}}")
+    text += "  Img1: {dataset: IMG, class: A, qps: {RA: [22, 27]}}\n"
+    problems = check_edition(load_edition(write(tmp_path, "i1.yaml", text)))
+    assert [p.level for p in problems] == ["error"] and "needs 'items'" in problems[0].message
+    text2 = text.replace("i1", "i2").replace("qps: {RA: [22, 27]}}", "qps: {RA: [22, 27]}, notes: {items: unknown}}")
+    problems = check_edition(load_edition(write(tmp_path, "i2.yaml", text2)))
+    assert [(p.level, p.message) for p in problems] == [("warning", "no item count: unknown")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +280,7 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 
 def test_unknown_edition_suggests():
-    with pytest.raises(UserError, match="did you mean vcm-n0638"):
+    with pytest.raises(UserError, match="did you mean vcm-n0663, vcm-n0638"):
         load_edition("vcm-n0683")
 
 

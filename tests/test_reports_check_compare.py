@@ -231,7 +231,8 @@ def test_pairwise_equals_bd_engine_and_mean_rule(runs, tmp_path):
         ref = bd_rate([p.rate for p in pa], [p.metric for p in pa],
                       [p.rate for p in pb], [p.metric for p in pb],
                       method=sig["bd_method"], policy=sig["bd_policy"],
-                      min_points=sig["bd_min_points"])
+                      min_points=sig["bd_min_points"], fit_solver=sig["bd_fit_solver"],
+                      min_overlap=sig["bd_min_overlap"])
         assert (s["bd_rate"], s["status"]) == (ref.bd_rate, ref.status)
     for c in pair["classes"]:
         members = [s for s in pair["sequences"] if s["cls"] == c["name"]]

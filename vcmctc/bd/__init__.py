@@ -12,7 +12,10 @@ _LAZY = {
     "bd_rate": "vcmctc.bd.core", "BDResult": "vcmctc.bd.core", "Points": "vcmctc.bd.core",
     "summarize": "vcmctc.bd.table",
     "fit_monotonic_cubic": "vcmctc.bd.monotonic_fit", "MonotonicCubic": "vcmctc.bd.monotonic_fit",
+    "fit_slsqp": "vcmctc.bd.slsqp_fit", "SlsqpCubic": "vcmctc.bd.slsqp_fit",
     "interpolate": "vcmctc.bd.interp",
+    "rate_unit_check": "vcmctc.bd.plausibility", "metric_scale_check": "vcmctc.bd.plausibility",
+    "Finding": "vcmctc.bd.plausibility",
     "BDSettings": "vcmctc.bd.settings", "DEFAULTS": "vcmctc.bd.settings",
 }
 

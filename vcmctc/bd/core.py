@@ -10,8 +10,11 @@
 
 Overlap (``overlap`` for the metric ranges, ``overlap_rate`` for the log10-rate ranges) is
 ``length(intersection) / length(union)`` of the two curves' ranges, the quantity the
-``bjontegaard`` package compares with its 75 % threshold. Below :data:`MIN_OVERLAP` a warning is
-added and the number is still given: the mean covers only the common part of the curves.
+``bjontegaard`` package compares with its 75 % threshold. When the metric overlap is below
+``min_overlap`` (default :data:`~vcmctc.bd.settings.MIN_OVERLAP`, an edition's ``bd.min_overlap``)
+the status is ``low-overlap``: the BD-rate is still given (it is the number the Excel sheet and
+``bjontegaard`` give) but it averages over a small common part of the curves, and readers must
+see that. A low rate overlap only adds a warning (it concerns BD-metric, not the BD-rate).
 
 Data problems never raise; they give a status with no BD-rate. Checks run in this order and the
 first that fails decides the status (each failing check adds warnings naming the curve):
@@ -26,6 +29,13 @@ first that fails decides the status (each failing check adds warnings naming the
 6. ``no-overlap``: the metric ranges do not overlap. BD-metric is still given when the rate
    ranges overlap; when only the rate ranges are disjoint the status stays ``ok`` and BD-metric
    is None with a warning.
+7. ``low-overlap``: the metric ranges overlap by less than ``min_overlap``; BD-rate and
+   BD-metric are given.
+
+The fit policies solve the constrained cubic with ``fit_solver``: ``exact`` (the optimum,
+:mod:`vcmctc.bd.monotonic_fit`) or ``slsqp`` (the public scripts' SLSQP call,
+:mod:`vcmctc.bd.slsqp_fit`; when SLSQP reports no success the measured points are kept, as the
+scripts do, with a warning).
 
 Points in rate order, ascending or descending, are accepted silently (descending is the usual QP
 order); any other order is sorted with a warning. Mismatched lengths, unknown method or policy
@@ -41,7 +51,8 @@ import numpy as np
 from vcmctc.bd.interp import MIN_POINTS, interpolate
 from vcmctc.bd.monotonic_fit import MonotonicCubic, fit_monotonic_cubic
 from vcmctc.bd.policies import is_strictly_increasing, longest_increasing
-from vcmctc.bd.settings import DEFAULTS, METRIC_RANGE, MIN_OVERLAP, BDSettings
+from vcmctc.bd.settings import DEFAULTS, METRIC_RANGE, NUMBER_STATUSES, BDSettings
+from vcmctc.bd.slsqp_fit import SlsqpCubic, fit_slsqp
 
 FIT_MIN_POINTS = 4
 
@@ -66,7 +77,8 @@ def _points(rate, metric) -> Points:
 
 @dataclass(frozen=True)
 class BDResult:
-    """Outcome of one anchor/test comparison. ``bd_rate`` is None unless ``status == "ok"``."""
+    """Outcome of one anchor/test comparison. ``bd_rate`` is None unless the status is ``ok``
+    or ``low-overlap`` (:data:`~vcmctc.bd.settings.NUMBER_STATUSES`)."""
 
     bd_rate: float | None
     bd_metric: float | None
@@ -82,19 +94,27 @@ class BDResult:
     anchor_dropped: Points = field(default_factory=Points)
     test_dropped: Points = field(default_factory=Points)
     fitted: tuple[str, ...] = ()    # curves whose metrics were replaced by the monotonic fit
-    anchor_fit: MonotonicCubic | None = None
-    test_fit: MonotonicCubic | None = None
+    anchor_fit: MonotonicCubic | SlsqpCubic | None = None
+    test_fit: MonotonicCubic | SlsqpCubic | None = None
+    fit_solver: str = DEFAULTS.fit_solver
+    min_overlap: float = DEFAULTS.min_overlap
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def has_number(self) -> bool:
+        """True when the result carries a BD-rate (``ok`` or ``low-overlap``)."""
+        return self.status in NUMBER_STATUSES
 
     def to_dict(self) -> dict:
         return {
             "bd_rate": self.bd_rate, "bd_metric": self.bd_metric, "status": self.status,
             "warnings": list(self.warnings), "overlap": self.overlap,
             "overlap_rate": self.overlap_rate, "method": self.method, "policy": self.policy,
-            "min_points": self.min_points,
+            "min_points": self.min_points, "fit_solver": self.fit_solver,
+            "min_overlap": self.min_overlap,
             "anchor_points": self.anchor.to_dict(), "test_points": self.test.to_dict(),
             "anchor_dropped": self.anchor_dropped.to_dict(),
             "test_dropped": self.test_dropped.to_dict(), "fitted": list(self.fitted),
@@ -123,9 +143,13 @@ def _mean_difference(method: str, x_a, y_a, x_t, y_t, lo: float, hi: float) -> f
 
 def bd_rate(anchor_rate, anchor_metric, test_rate, test_metric, *,
             method: str = DEFAULTS.method, policy: str = DEFAULTS.policy,
-            min_points: int = DEFAULTS.min_points, min_overlap: float = MIN_OVERLAP) -> BDResult:
-    """BD-rate and BD-metric of ``test`` against ``anchor``; see the module docstring."""
-    settings = BDSettings(method, policy, min_points)
+            min_points: int = DEFAULTS.min_points, fit_solver: str = DEFAULTS.fit_solver,
+            min_overlap: float = DEFAULTS.min_overlap) -> BDResult:
+    """BD-rate and BD-metric of ``test`` against ``anchor``; see the module docstring.
+
+    ``bd_rate(..., **settings.kwargs())`` applies a :class:`~vcmctc.bd.settings.BDSettings`.
+    """
+    settings = BDSettings(method, policy, min_points, fit_solver, min_overlap)
     raw = {}
     for name, r, m in (("anchor", anchor_rate, anchor_metric), ("test", test_rate, test_metric)):
         r, m = np.asarray(r, dtype=float), np.asarray(m, dtype=float)
@@ -134,19 +158,19 @@ def bd_rate(anchor_rate, anchor_metric, test_rate, test_metric, *,
         if len(r) != len(m):
             raise ValueError(f"{name}: {len(r)} rates but {len(m)} metric values")
         raw[name] = (r, m)
-    return _Computation(settings, min_overlap).run(raw)
+    return _Computation(settings).run(raw)
 
 
 class _Computation:
     """One bd_rate call: collects warnings and intermediate points, then freezes a BDResult."""
 
-    def __init__(self, settings: BDSettings, min_overlap: float):
+    def __init__(self, settings: BDSettings):
         self.s = settings
-        self.min_overlap = min_overlap
+        self.min_overlap = settings.min_overlap
         self.warnings: list[str] = []
         self.points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.dropped = {"anchor": Points(), "test": Points()}
-        self.fits: dict[str, MonotonicCubic] = {}
+        self.fits: dict[str, MonotonicCubic | SlsqpCubic] = {}
         self.overlap: float | None = None
         self.overlap_rate: float | None = None
 
@@ -159,7 +183,8 @@ class _Computation:
             anchor=_points(*self.points["anchor"]), test=_points(*self.points["test"]),
             anchor_dropped=self.dropped["anchor"], test_dropped=self.dropped["test"],
             fitted=tuple(n for n in ("anchor", "test") if n in self.fits),
-            anchor_fit=self.fits.get("anchor"), test_fit=self.fits.get("test"))
+            anchor_fit=self.fits.get("anchor"), test_fit=self.fits.get("test"),
+            fit_solver=self.s.fit_solver, min_overlap=self.s.min_overlap)
 
     def run(self, raw) -> BDResult:
         s, warn = self.s, self.warnings.append
@@ -233,14 +258,7 @@ class _Computation:
                 if len(r) < FIT_MIN_POINTS:
                     warn(f"{name}: {len(r)} points; the monotonic fit needs at least {FIT_MIN_POINTS}")
                     return self.result("too-few-points")
-                fit = fit_monotonic_cubic(r, m, lower=lo_m, upper=hi_m)
-                self.fits[name] = fit
-                fitted = np.asarray(fit.at_rate(r), dtype=float)
-                warn(f"{name}: metric replaced by the monotonic cubic fit "
-                     f"(largest change {_fmt(float(np.max(np.abs(fitted - m))))})")
-                self.points[name] = (r, fitted)
-                if not is_strictly_increasing(list(fitted)):
-                    warn(f"{name}: the monotonic fit is flat over the points; no BD-rate")
+                self._fit(name, r, m)
         if any(not is_strictly_increasing(list(m)) for _, m in self.points.values()):
             return self.result("not-monotonic")
         short = [f"{name}: {len(r)} point(s) left after dropping, at least {need} needed"
@@ -269,11 +287,34 @@ class _Computation:
             warn(f"metric ranges do not overlap ([{_fmt(m_a[0])}, {_fmt(m_a[-1])}] vs "
                  f"[{_fmt(m_t[0])}, {_fmt(m_t[-1])}]); no BD-rate")
             return self.result("no-overlap", None, bd_metric)
+        status = "ok"
         if self.overlap < self.min_overlap:
             warn(f"metric ranges overlap only {self.overlap:.1%} (< {self.min_overlap:.0%}); "
                  "BD-rate averages over the common part only")
+            status = "low-overlap"
         d = _mean_difference(s.method, m_a, x_a, m_t, x_t, lo, hi)
-        return self.result("ok", (10.0 ** d - 1.0) * 100.0, bd_metric)
+        return self.result(status, (10.0 ** d - 1.0) * 100.0, bd_metric)
+
+    def _fit(self, name: str, r: np.ndarray, m: np.ndarray) -> None:
+        """Replace the metrics of curve ``name`` (rate order) by the monotonic fit's values."""
+        lo_m, hi_m = METRIC_RANGE
+        warn = self.warnings.append
+        if self.s.fit_solver == "slsqp":
+            fit = fit_slsqp(r, m, lower=lo_m, upper=hi_m)
+            if not fit.success:
+                warn(f"{name}: SLSQP did not converge ({fit.message}); the measured metrics are "
+                     "kept, as the public scripts do")
+                return
+        else:
+            fit = fit_monotonic_cubic(r, m, lower=lo_m, upper=hi_m)
+        self.fits[name] = fit
+        fitted = np.asarray(fit.at_rate(r), dtype=float)
+        warn(f"{name}: metric replaced by the monotonic cubic fit ({self.s.fit_solver}; "
+             f"largest change {_fmt(float(np.max(np.abs(fitted - m))))})")
+        self.points[name] = (r, fitted)
+        if not is_strictly_increasing(list(fitted)):
+            warn(f"{name}: the monotonic fit is flat (not strictly increasing) over the points; "
+                 "no BD-rate")
 
     @staticmethod
     def _bad_rates(name, r, m, fitting) -> str | None:

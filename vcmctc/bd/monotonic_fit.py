@@ -15,13 +15,14 @@ imposes ``f' >= 0`` and ``f'' <= 0`` at the data points, which for sorted points
 set). Minimising a convex quadratic under five linear inequalities in four unknowns is solved
 exactly by trying every active set (31 small linear systems) and keeping the feasible candidate
 with the smallest residual: the optimum is one of the candidates and every feasible candidate is a
-feasible point, so no tolerance-driven iteration (VCM-RS calls SLSQP from ``[1, 1, 1, 1]``) is
-needed and the fit cannot fail to converge. Work is done in ``t = (x - x_min) / (x_max - x_min)``
+feasible point, so no tolerance-driven iteration is needed and the fit cannot fail to converge
+(the public scripts call SLSQP from ``[1, 1, 1, 1]`` instead: fit solver ``slsqp``,
+:mod:`vcmctc.bd.slsqp_fit`). Work is done in ``t = (x - x_min) / (x_max - x_min)``
 for conditioning.
 
 Matched from VCM-RS: same objective, same constraints, same bounds (0, 100), ``x = log10(rate)``.
 Not matched: VCM-RS replaces NaN metrics by 0 (here NaN is an ``invalid-metric`` status), and its
-SLSQP result is only as exact as SLSQP's default tolerance.
+SLSQP result is only as exact as SLSQP's default tolerance (fit solver ``slsqp`` repeats it).
 """
 
 from __future__ import annotations
@@ -74,16 +75,16 @@ class MonotonicCubic:
         return float(max(0.0, np.max(_G @ a - h)))
 
     def to_dict(self) -> dict:
-        return {"coefficients": list(self.coefficients), "x_min": self.x_min, "x_max": self.x_max,
+        return {"solver": "exact", "coefficients": list(self.coefficients), "x_min": self.x_min,
+                "x_max": self.x_max,
                 "basis": "t = (log10(rate) - x_min) / (x_max - x_min)",
                 "lower": self.lower, "upper": self.upper}
 
 
-def fit_monotonic_cubic(rate, metric, *, lower: float = 0.0, upper: float = 100.0) -> MonotonicCubic:
-    """Least-squares cubic in log10(rate), increasing and concave on the data range, bounded.
-
-    Needs at least 4 points with distinct positive rates (any order); raises ValueError otherwise.
-    """
+def checked_curve(rate, metric) -> tuple[np.ndarray, np.ndarray]:
+    """``(log10(rate), metric)`` as float arrays, in the given order, after the preconditions of
+    both fit solvers: 1-D, same length, finite, rates > 0, at least 4 distinct rates
+    (ValueError otherwise)."""
     rate = np.asarray(rate, dtype=float)
     y = np.asarray(metric, dtype=float)
     if rate.ndim != 1 or rate.shape != y.shape:
@@ -93,6 +94,15 @@ def fit_monotonic_cubic(rate, metric, *, lower: float = 0.0, upper: float = 100.
     x = np.log10(rate)
     if len(np.unique(x)) < 4:
         raise ValueError(f"the monotonic cubic fit needs at least 4 distinct rates, got {len(np.unique(x))}")
+    return x, y
+
+
+def fit_monotonic_cubic(rate, metric, *, lower: float = 0.0, upper: float = 100.0) -> MonotonicCubic:
+    """Least-squares cubic in log10(rate), increasing and concave on the data range, bounded.
+
+    Needs at least 4 points with distinct positive rates (any order); raises ValueError otherwise.
+    """
+    x, y = checked_curve(rate, metric)
     if not lower < upper:
         raise ValueError("lower must be below upper")
     x_min, x_max = float(x.min()), float(x.max())

@@ -25,7 +25,8 @@ def _missing(seq, status: str, settings: BDSettings, message: str) -> dict:
     return {"sequence": seq, "bd_rate": None, "bd_metric": None, "status": status,
             "warnings": [message], "overlap": None, "overlap_rate": None,
             "method": settings.method, "policy": settings.policy,
-            "min_points": settings.min_points, "anchor_points": empty, "test_points": empty,
+            "min_points": settings.min_points, "fit_solver": settings.fit_solver,
+            "min_overlap": settings.min_overlap, "anchor_points": empty, "test_points": empty,
             "anchor_dropped": empty, "test_dropped": empty, "fitted": [],
             "anchor_fit": None, "test_fit": None}
 
@@ -49,12 +50,10 @@ def summarize(anchor: Mapping[Hashable, Curve], test: Mapping[Hashable, Curve], 
             results.append(_missing(seq, "missing-in-anchor", settings,
                                     f"sequence {seq} is in the test but not in the anchor table"))
         else:
-            r: BDResult = bd_rate(*anchor[seq], *test[seq], method=settings.method,
-                                  policy=settings.policy, min_points=settings.min_points)
+            r: BDResult = bd_rate(*anchor[seq], *test[seq], **settings.kwargs())
             results.append({"sequence": seq, **r.to_dict()})
 
-    out = {"method": settings.method, "policy": settings.policy,
-           "min_points": settings.min_points, "results": results,
+    out = {**settings.kwargs(), "results": results,
            "n_sequences": len(results)}
     for key, over in (("bd_rate", "mean_over"), ("bd_metric", "mean_bd_metric_over")):
         have = [r for r in results if r[key] is not None]

@@ -4,8 +4,9 @@ Input CSVs have columns ``rate`` and ``metric`` (names trimmed, any case), optio
 ``sequence``; other columns are ignored. A value ``nan``/``inf`` is read as such and reported
 by the BD engine as a status for that sequence; anything else that is not a number, a missing
 column or a malformed file stops with one line naming the file, line and column (exit 2).
-Method, policy and minimum points default to :data:`vcmctc.bd.settings.DEFAULTS`; flags given
-on the command line override them.
+Method, policy, minimum points, fit solver and overlap threshold default to
+:data:`vcmctc.bd.settings.DEFAULTS` or, with ``--edition``, to the edition's ``bd:`` settings;
+flags given on the command line override them.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Optional
 
 import typer
 
-from vcmctc.bd.settings import DEFAULTS, METHODS, POLICIES
+from vcmctc.bd.settings import DEFAULTS, FIT_SOLVERS, METHODS, POLICIES
 from vcmctc.cli import app
 from vcmctc.cli._common import OutputFormat, print_json
 from vcmctc.errors import UserError
 
 Method = enum.Enum("Method", [(m, m) for m in METHODS], type=str)
 Policy = enum.Enum("Policy", [(p, p) for p in POLICIES], type=str)
+FitSolver = enum.Enum("FitSolver", [(p, p) for p in FIT_SOLVERS], type=str)
 
 REQUIRED = ("rate", "metric")
 
@@ -102,9 +104,12 @@ def render_text(summary: dict, anchor: Path, test: Path) -> str:
         cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4])]
         return "  ".join(cells + [row[4]]).rstrip()
 
+    fit = (f", fit solver {summary['fit_solver']}"
+           if summary["policy"] in ("fit", "fit-nonmonotonic") else "")
     out = [f"BD-rate of {test} against {anchor}",
-           f"method {summary['method']}, policy {summary['policy']}, "
-           f"min {summary['min_points']} points; overlap = intersection / union of metric ranges",
+           f"method {summary['method']}, policy {summary['policy']}{fit}, "
+           f"min {summary['min_points']} points; overlap = intersection / union of metric ranges "
+           f"(low-overlap below {100 * summary['min_overlap']:g}%)",
            "", line(head)]
     out += [line(row) for row in rows]
     warns = [(r["sequence"], w) for r in summary["results"] for w in r["warnings"]]
@@ -138,9 +143,18 @@ def bdrate(
         None, "--policy", help=f"Non-monotonic curves [default: {DEFAULTS.policy}]."),
     min_points: Optional[int] = typer.Option(
         None, "--min-points", min=2, help=f"Fewest points per curve [default: {DEFAULTS.min_points}]."),
+    fit_solver: Optional[FitSolver] = typer.Option(
+        None, "--fit-solver", help="Solver of the monotonic cubic fit (policies fit, "
+                                   "fit-nonmonotonic): slsqp = the public scripts' SLSQP call, "
+                                   f"exact = the optimum [default: {DEFAULTS.fit_solver}]."),
+    min_overlap: Optional[float] = typer.Option(
+        None, "--min-overlap", min=0.0, max=1.0,
+        help="Metric overlap (intersection / union) below which the status is low-overlap "
+             f"[default: {DEFAULTS.min_overlap:g}]."),
     edition: Optional[str] = typer.Option(
-        None, "--edition", "-e", help="Take method, policy and minimum points from this CTC "
-                                      "edition (flags still override)."),
+        None, "--edition", "-e", help="Take the BD settings (method, policy, minimum points, fit "
+                                      "solver, overlap threshold) from this CTC edition (flags "
+                                      "still override)."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="Output format."),
 ) -> None:
     """BD-rate and BD-metric (BD-mAP, BD-MOTA) of a test table against an anchor table."""
@@ -152,7 +166,9 @@ def bdrate(
 
         base = load_edition(edition).bd
     settings = base.override(method=method.value if method else None,
-                                 policy=policy.value if policy else None, min_points=min_points)
+                             policy=policy.value if policy else None, min_points=min_points,
+                             fit_solver=fit_solver.value if fit_solver else None,
+                             min_overlap=min_overlap)
     anchor_curves, test_curves = read_points(anchor), read_points(test)
     has_seq = {None not in anchor_curves, None not in test_curves}
     if len(has_seq) > 1:

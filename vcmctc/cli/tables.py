@@ -1,4 +1,5 @@
-"""``vcmctc tables``: show and check the CTC data (editions; ``--check`` also the anchors)."""
+"""``vcmctc tables``: show and check the CTC data (editions; ``--check`` also the anchors and the
+published checksums in ``cfg/base/checksums/``)."""
 
 from __future__ import annotations
 
@@ -66,9 +67,12 @@ def sequence_record(ed, seq, scenario: Optional[str] = None) -> dict[str, Any]:
 
 
 def _text(ed, records: list[dict[str, Any]]) -> str:
+    fit = (f" (fit solver {ed.bd.fit_solver})"
+           if ed.bd.policy in ("fit", "fit-nonmonotonic") else "")
     head = [f"{ed.id}: {ed.title}",
             f"track {ed.track}; {ed.rate_points} rate points; scenario {records[0]['scenario'] if records else ed.default_scenario}; "
-            f"BD {ed.bd.method}, policy {ed.bd.policy}; class rows {ed.aggregation.class_rows}, "
+            f"BD {ed.bd.method}, policy {ed.bd.policy}{fit}, low-overlap below "
+            f"{100 * ed.bd.min_overlap:g}%; class rows {ed.aggregation.class_rows}, "
             f"overall {ed.aggregation.overall}; edition hash {ed.hash}"]
     rows = []
     for r in records:
@@ -101,7 +105,8 @@ def tables(
     scenario: Optional[str] = typer.Option(None, help="Scenario for the QP column (default: the edition's)."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f", help="Output format."),
     check: bool = typer.Option(False, "--check",
-                               help="Check every edition and anchor for consistency; exit 1 on an error."),
+                               help="Check every edition, anchor and checksum file for consistency; "
+                                    "exit 1 on an error."),
 ) -> None:
     """Show the CTC tables of one or all editions (sequences, classes, fps, frames, QPs...)."""
     eds = _editions(track, edition)
@@ -145,6 +150,12 @@ def _check(eds, *, check_anchors: bool) -> None:
             warnings += problem.level == "warning"
     n_anchors = 0
     if check_anchors:
+        from vcmctc.ctc.checksums import check_checksum_files
+
+        for problem in check_checksum_files():
+            lines.append(problem)
+            errors += problem.startswith("error")
+            warnings += problem.startswith("warning")
         for anchor_id in anchor_ids():
             n_anchors += 1
             for problem in check_anchor(load_anchor(anchor_id)):

@@ -1,7 +1,9 @@
 """Consistency checks of a loaded edition (``vcmctc tables --check``).
 
 Errors are contradictions the data must not contain; warnings are gaps the sources leave open
-(e.g. QPs no public source gives), which the edition must document with a note.
+(e.g. QPs no public source gives), which the edition must document with a note: a sequence note
+(``notes: {qps: ...}``, ``notes: {items: ...}``) or, for QPs missing throughout an edition, the
+edition's ``notes.qps``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def check_edition(ed: Edition) -> list[Problem]:
                 if getattr(seq, fld) is None:
                     add("error", where, f"a {seq.kind} needs {fld!r}")
         if seq.kind in ("images", "video-set") and seq.items is None:
-            add("error", where, f"a {seq.kind} needs 'items' (how many images or sequences)")
+            if "items" in seq.notes:
+                add("warning", where, f"no item count: {seq.notes['items']}")
+            else:
+                add("error", where, f"a {seq.kind} needs 'items' (how many images or sequences) "
+                                    "or a note saying why it is not known")
         if seq.rate_unit is None:
             add("error", where, "no rate unit (set it on the sequence, its dataset or the edition)")
         if seq.metric is None:
@@ -66,10 +72,12 @@ def check_edition(ed: Edition) -> list[Problem]:
 
         # QPs: one per rate point, distinct.
         if seq.qps is None:
-            if "qps" not in seq.notes:
-                add("error", where, "no QPs and no note saying why")
+            why = seq.notes.get("qps") or ed.notes.get("qps")
+            if why is None:
+                add("error", where, "no QPs and no note saying why (on the sequence, or the "
+                                    "edition's notes.qps)")
             else:
-                add("warning", where, f"no QPs: {seq.notes['qps']}")
+                add("warning", where, f"no QPs: {why}")
         else:
             if seq.qps_for(ed.default_scenario) is None:
                 add("error", where, f"no QPs for the default scenario {ed.default_scenario}")

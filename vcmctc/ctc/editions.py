@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from vcmctc.bd.settings import FIT_SOLVERS
 from vcmctc.bd.settings import METHODS as BD_METHODS
 from vcmctc.bd.settings import POLICIES as BD_POLICIES
 from vcmctc.bd.settings import BDSettings
@@ -209,6 +210,30 @@ def _load_merged(path: Path, stack: tuple[Path, ...] = ()) -> _Merged:
 # Building the Edition
 
 
+def _parse_bd(ctx: str, bd_raw: Any) -> BDSettings:
+    """The edition's ``bd:`` settings; what it does not set comes from the engine defaults."""
+    if not isinstance(bd_raw, dict):
+        raise _err(ctx, f"field 'bd': expected a mapping, got {bd_raw!r}")
+    _unknown_keys(f"{ctx}: bd", bd_raw, {"method", "policy", "min_points", "fit_solver",
+                                         "min_overlap"})
+    default = BDSettings()
+    min_overlap = bd_raw.get("min_overlap", default.min_overlap)
+    if isinstance(min_overlap, bool) or not isinstance(min_overlap, (int, float)) \
+            or not 0 <= min_overlap <= 1:
+        raise _err(ctx, f"field 'bd.min_overlap': expected a number in [0, 1], got {min_overlap!r}")
+    return BDSettings(
+        method=_str(ctx, "bd.method", bd_raw.get("method", default.method), choices=BD_METHODS,
+                    nullable=False),
+        policy=_str(ctx, "bd.policy", bd_raw.get("policy", default.policy), choices=BD_POLICIES,
+                    nullable=False),
+        min_points=_int(ctx, "bd.min_points", bd_raw.get("min_points", default.min_points),
+                        minimum=2, nullable=False),
+        fit_solver=_str(ctx, "bd.fit_solver", bd_raw.get("fit_solver", default.fit_solver),
+                        choices=FIT_SOLVERS, nullable=False),
+        min_overlap=float(min_overlap),
+    )
+
+
 def _parse_edition(merged: _Merged, path: Path) -> Edition:
     d = merged.data
     ctx = str(path)
@@ -227,17 +252,7 @@ def _parse_edition(merged: _Merged, path: Path) -> Edition:
     rate_points = _int(ctx, "rate_points", d.get("rate_points"), minimum=2, nullable=False)
     rate_unit = _str(ctx, "rate_unit", d.get("rate_unit"), choices=RATE_UNITS)
 
-    bd_raw = d.get("bd") or {}
-    _unknown_keys(f"{ctx}: bd", bd_raw, {"method", "policy", "min_points"})
-    default = BDSettings()
-    bd = BDSettings(
-        method=_str(ctx, "bd.method", bd_raw.get("method", default.method), choices=BD_METHODS,
-                    nullable=False),
-        policy=_str(ctx, "bd.policy", bd_raw.get("policy", default.policy), choices=BD_POLICIES,
-                    nullable=False),
-        min_points=_int(ctx, "bd.min_points", bd_raw.get("min_points", default.min_points),
-                        minimum=2, nullable=False),
-    )
+    bd = _parse_bd(ctx, d.get("bd") or {})
     agg_raw = d.get("aggregation") or {}
     _unknown_keys(f"{ctx}: aggregation", agg_raw, {"class_rows", "overall"})
     aggregation = Aggregation(

@@ -88,7 +88,7 @@ def _unknown_keys(ctx: str, data: dict, allowed: set[str]) -> None:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Defaults shared by the sequences of one data set (SFU, TVD, HiEve, OIV6...)."""
+    """Defaults common to the sequences of one data set (SFU, TVD, HiEve, OIV6...)."""
 
     id: str
     kind: str = "video"

@@ -130,17 +130,39 @@ class Family:
         raise NotImplementedError
 
 
-def gt_location(seq: "Sequence", data_root: Path | None) -> Path:
-    """Where the ground truth of ``seq`` lies: the edition's ``gt`` template under the data root."""
+def gt_location(seq: "Sequence", data_root: Path | None, edition=None) -> Path:
+    """Where the ground truth of ``seq`` lies: the edition's ``gt`` template under the data root,
+    else (given the ``edition``) where another public layout keeps it (CompressAI-Vision's
+    ``SFU_HW_Obj/<clip>_val/annotations``, its TVD folders...; see :mod:`vcmctc.ctc.checksums`)."""
     if not seq.gt:
         raise UserError(f"sequence {seq.id}: the edition says nothing about its ground truth")
     if data_root is None:
         raise UserError(f"sequence {seq.id}: scoring needs the ground truth; pass --data-root "
                         f"(expected at DATA_ROOT/{seq.gt.format(id=seq.id)})")
     path = Path(data_root) / seq.gt.format(id=seq.id)
+    if not path.exists() and edition is not None:
+        path = _other_layout(seq, Path(data_root), edition) or path
     if not path.exists():
         raise UserError(f"ground truth of sequence {seq.id} not found", file=path)
     return path
+
+
+def _other_layout(seq: "Sequence", data_root: Path, edition) -> Path | None:
+    """The ground-truth folder of ``seq`` in another layout with published checksums: the folder
+    that holds the file as the edition's ``{gt}`` folder would."""
+    from vcmctc.ctc.checksums import checksums
+
+    for exp in checksums(edition, roles=("gt",)).get(seq.id, []):
+        inner = exp.paths.get("vcmctc", "")
+        gt = seq.gt.format(id=seq.id)
+        if not inner.startswith(gt + "/"):
+            continue
+        depth = len(Path(inner[len(gt) + 1:]).parts)
+        for layout, rel in exp.paths.items():
+            found = data_root / rel
+            if layout != "vcmctc" and found.is_file():
+                return found.parents[depth - 1]
+    return None
 
 
 def frame_range(seq: "Sequence") -> tuple[int, int]:

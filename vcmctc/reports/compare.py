@@ -37,7 +37,7 @@ def check_same_edition(named: list[tuple[str, "Results"]]) -> list[str]:
         warnings.append(f"edition {ed} was changed between these runs (edition hashes "
                         f"{', '.join(sorted(str(h) for h in hashes))}); BD settings of "
                         f"{first_name} are used")
-    for key in ("bd_method", "bd_policy", "bd_min_points"):
+    for key in ("bd_method", "bd_policy", "bd_min_points", "bd_fit_solver", "bd_min_overlap"):
         if len({str(r.signature.get(key)) for _, r in named}) > 1:
             warnings.append(f"{key} differs between the results; {first_name}'s is used")
     return warnings
@@ -102,7 +102,9 @@ def compare(named: list[tuple[str, "Results"]]) -> dict[str, Any]:
         raise UserError("compare needs at least two results files")
     warnings = check_same_edition(named)
     first = named[0][1].signature
-    settings = BDSettings(first["bd_method"], first["bd_policy"], int(first["bd_min_points"]))
+    settings = BDSettings(first["bd_method"], first["bd_policy"], int(first["bd_min_points"]),
+                          **{k: first[f"bd_{k}"] for k in ("fit_solver", "min_overlap")
+                             if first.get(f"bd_{k}") is not None})
     subs = []
     for name, res in named:
         sig = res.signature

@@ -535,8 +535,13 @@ def build_report(results: Results) -> Report:
         ("Track / scenario", f"{ed.get('track', '?')} / {ed.get('scenario', '?')}"),
         ("Anchor", aname if anchor else "none"),
         ("Metrics", ", ".join(f"{label} ({mid})" for mid, label, _ in metrics) or "none"),
-        ("BD-rate", f"{sig.get('bd_method', '?')} interpolation, policy {sig.get('bd_policy', '?')}, "
-                    f"at least {sig.get('bd_min_points', '?')} points"),
+        ("BD-rate", f"{sig.get('bd_method', '?')} interpolation, policy {sig.get('bd_policy', '?')}"
+                    + (f" (monotonic cubic fitted with the {sig['bd_fit_solver']} solver)"
+                       if str(sig.get("bd_policy", "")).startswith("fit") and sig.get("bd_fit_solver")
+                       else "")
+                    + f", at least {sig.get('bd_min_points', '?')} points"
+                    + (f"; overlap below {100 * sig['bd_min_overlap']:g} % is marked low-overlap"
+                       if sig.get("bd_min_overlap") is not None else "")),
         ("Class rows", str(agg.get("class_rows", sig.get("class_rows", "?")))),
         ("Overall row", str(agg.get("overall", sig.get("overall", "?")))),
         ("Evidence", evidence),

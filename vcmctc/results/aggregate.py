@@ -50,13 +50,13 @@ def _bd(reference: list[CurvePoint], test: list[CurvePoint], settings: "BDSettin
     from vcmctc.bd import bd_rate
 
     res = bd_rate([c.rate for c in reference], [c.metric for c in reference],
-                  [c.rate for c in test], [c.metric for c in test],
-                  method=settings.method, policy=settings.policy, min_points=settings.min_points)
+                  [c.rate for c in test], [c.metric for c in test], **settings.kwargs())
     d = res.to_dict()
     return {"bd_rate": d["bd_rate"], "bd_metric": d["bd_metric"], "status": d["status"],
             "overlap": d["overlap"], "overlap_rate": d["overlap_rate"],
             "warnings": list(d["warnings"]),
-            "bd_detail": {k: d[k] for k in ("method", "policy", "min_points", "anchor_points",
+            "bd_detail": {k: d[k] for k in ("method", "policy", "min_points", "fit_solver",
+                                            "min_overlap", "anchor_points",
                                             "test_points", "anchor_dropped", "test_dropped",
                                             "fitted", "anchor_fit", "test_fit")}}
 

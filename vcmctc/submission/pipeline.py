@@ -426,6 +426,7 @@ def signature(plan: Plan, outcomes: list[Outcome], steps: "Steps") -> dict[str, 
         "anchor": anchor.id if anchor else None, "anchor_kind": anchor.kind if anchor else None,
         "anchor_sha256": anchor.sha256[:16] if anchor else None,
         "bd_method": bd.method, "bd_policy": bd.policy, "bd_min_points": bd.min_points,
+        "bd_fit_solver": bd.fit_solver, "bd_min_overlap": bd.min_overlap,
         "class_rows": ed.aggregation.class_rows, "overall": ed.aggregation.overall,
         "metrics": metrics, "evidence": levels,
         "manifest_sha256": file_sha256(plan.manifest.path)[:16],
@@ -442,7 +443,9 @@ def signature_line(sig: dict[str, Any]) -> str:
              + (" (user file)" if sig.get("edition_origin") == "user" else ""),
              f"anchor:{sig.get('anchor')}" + (f"@{sig['anchor_sha256'][:8]}"
                                               if sig.get("anchor_sha256") else ""),
-             f"bd:{sig['bd_method']}/{sig['bd_policy']}/min{sig['bd_min_points']}",
+             f"bd:{sig['bd_method']}/{sig['bd_policy']}"
+             + (f"/{sig['bd_fit_solver']}" if str(sig.get("bd_policy", "")).startswith("fit")
+                else "") + f"/min{sig['bd_min_points']}",
              f"rows:{sig['class_rows']}/{sig['overall']}",
              f"evidence:{'+'.join(sig['evidence'])}"]
     for metric, v in sorted(sig["metrics"].items()):
@@ -518,7 +521,7 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str
     from vcmctc.runner import Containment
 
     contain = Containment(sandbox=options.sandbox, pass_env=tuple(options.pass_env)).resolved()
-    steps = Steps(plan, cache, GroundTruths(data_root, cache),
+    steps = Steps(plan, cache, GroundTruths(data_root, cache, plan.edition),
                   coco_backend=options.coco_backend or DEFAULT_BACKEND, timing=options.timing,
                   programs=program_digests(plan) if plan.decodes else {},
                   on_step=progress.step, contain=contain)

@@ -67,9 +67,10 @@ class Measured:
 class GroundTruths:
     """Ground truth of the run's sequences: digests without loading, loading at most once."""
 
-    def __init__(self, data_root: Path | None, cache: Cache):
+    def __init__(self, data_root: Path | None, cache: Cache, edition=None):
         self.data_root = data_root
         self.cache = cache
+        self.edition = edition
         self._lock = threading.Lock()
         self._seq_locks: dict[str, threading.Lock] = {}
         self._loaded: dict[str, GroundTruth] = {}
@@ -79,7 +80,7 @@ class GroundTruths:
         """(digest, files) of the ground truth of ``seq``."""
         with self._lock:
             if seq.id not in self._digests:
-                path = gt_location(seq, self.data_root)
+                path = gt_location(seq, self.data_root, self.edition)
                 files = family.gt_files(seq, path)
                 root = Path(self.data_root)
                 self._digests[seq.id] = (tree_sha256(files, root), files)
@@ -90,7 +91,7 @@ class GroundTruths:
             lock = self._seq_locks.setdefault(seq.id, threading.Lock())
         with lock:
             if seq.id not in self._loaded:
-                self._loaded[seq.id] = family.load_gt(seq, gt_location(seq, self.data_root))
+                self._loaded[seq.id] = family.load_gt(seq, gt_location(seq, self.data_root, self.edition))
             return self._loaded[seq.id]
 
     def info(self, seq: "Sequence", family: "Family") -> dict[str, Any]:

@@ -435,6 +435,28 @@ def _check_sequence(plan: Plan, seq: "Sequence", points: list[PlannedPoint]) -> 
         plan.add("warning", seq.id, None, "rate does not fall as the QP rises: "
                  + ", ".join(f"QP {q}: {r:.2f}" for q, r in with_qp), kind="rate")
     _check_overlap(plan, seq, [pp.point for pp in points])
+    _check_plausible(plan, seq, points)
+
+
+def _check_plausible(plan: Plan, seq: "Sequence", points: list[PlannedPoint]) -> None:
+    """Rates or metrics that look like a unit or scale confusion against the anchor (bps for
+    kbps, a 0-1 metric for percent): an error where certain, else a warning."""
+    from vcmctc.bd.plausibility import metric_scale_check, rate_unit_check
+
+    ref = plan.anchor.curve(seq.id) if plan.anchor else []
+    test_rates = {pp.point.qp: pp.rate for pp in points
+                  if pp.point.qp is not None and pp.rate is not None}
+    findings = [rate_unit_check({a["qp"]: a["rate"] for a in ref if a.get("qp") is not None},
+                                test_rates, unit=seq.rate_unit or "kbps", width=seq.width,
+                                height=seq.height, fps=seq.fps, frames=seq.frames,
+                                pixels=pixels_of(seq, None))]
+    metrics = [pp.point.reported["metric"] for pp in points if "metric" in pp.point.reported]
+    if metrics:
+        findings.append(metric_scale_check(metrics, anchor=[a["metric"] for a in ref] or None))
+    for f in findings:
+        if f is not None:
+            plan.add(f.level, seq.id, None, f.message, kind="rate" if f.kind == "rate-unit"
+                     else "quality")
 
 
 def _check_overlap(plan: Plan, seq: "Sequence", points: list[Point]) -> None:
@@ -467,7 +489,7 @@ def check_ground_truth(plan: Plan, data_root: Path, *, check_md5: bool = True) -
             continue
         seq = plan.edition.sequences[seq_id]
         try:
-            path = gt_location(seq, Path(data_root))
+            path = gt_location(seq, Path(data_root), plan.edition)
             files = family_for(seq.metric).gt_files(seq, path)
         except UserError as exc:
             plan.add("error", seq_id, None, str(exc), kind="files")
@@ -477,3 +499,13 @@ def check_ground_truth(plan: Plan, data_root: Path, *, check_md5: bool = True) -
             plan.add("error", seq_id, None, "ground truth incomplete: "
                      + (f"{missing[0]} missing" if missing else f"no file in {path}"),
                      kind="files")
+    # published checksums of the ground truth (where public): a mismatch is an error
+    from vcmctc.ctc.checksums import check_data_root
+
+    needed = [s for s, pts in plan.sequences.items()
+              if any(pp.level in ("outputs", "decoded") for pp in pts)]
+    if needed:
+        for check in check_data_root(plan.edition, Path(data_root), sequences=needed,
+                                     hash_files=check_md5):
+            if check.status == "mismatch":
+                plan.add("error", check.expected.sequence, None, check.message(), kind="files")
