@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from vcmctc.runner import (
-    Containment, STOPPING, Stopped, check_output, exit_status, run_decoder, run_process,
-    sandbox_status, terminate_all,
+    Containment, STOPPING, Stopped, check_output, exit_status, registered, run_decoder,
+    run_process, sandbox_status, terminate_all,
 )
 from vcmctc.media.yuv import YuvFormat
 
@@ -301,3 +301,72 @@ def test_bwrap_sandbox_allows_only_the_work_folder_and_no_network(tmp_path):
     assert out["inside"] == "written" and out["outside"] != "written" and out["home"] != "written"
     assert out["net"] != "connected" and out["read"] == "visible, read-only"
     assert not (outside / "evil.txt").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# vcmctc's own programs (the demo's ffmpeg / VTM) are stopped like submitted ones
+
+def test_registered_process_is_stopped_by_terminate_all(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    timer = threading.Timer(0.3, terminate_all)
+    timer.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(Stopped):
+            with registered(proc):
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        proc.wait()
+        assert time.perf_counter() - start < 5 and proc.returncode == -signal.SIGTERM
+        # registered while vcmctc is stopping: stopped at once
+        late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        with pytest.raises(Stopped):
+            with registered(late):
+                os.waitid(os.P_PID, late.pid, os.WEXITED | os.WNOWAIT)
+        late.wait()
+        assert late.returncode == -signal.SIGTERM
+    finally:
+        timer.join()
+        STOPPING.clear()
+    # not stopped: no exception, and nothing is left registered
+    quick = subprocess.Popen([sys.executable, "-c", "pass"])
+    with registered(quick):
+        quick.wait(10)
+    assert terminate_all() == 0
+    STOPPING.clear()
+
+
+DEMO_DRIVER = """\
+    import signal, sys, threading
+    from concurrent.futures import ThreadPoolExecutor
+    from vcmctc.cli import _on_sigterm
+    from vcmctc.demo.vvc import _run_with_rusage
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    prog = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"]
+    def one(i):
+        return _run_with_rusage([*prog, f"{sys.argv[1]}/pid{i}"], feed=lambda fh: None)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(one, range(2)))
+    except KeyboardInterrupt:
+        sys.exit(143)
+    """
+
+
+def test_sigterm_stops_demo_ffmpeg_runs_of_every_thread(tmp_path):
+    """The demo's encoders run in a thread pool: SIGTERM stops them at once (the pool would
+    otherwise wait for them), through the CLI's handler, terminate_all and registered()."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(DEMO_DRIVER))
+    proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path)],
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    end = time.time() + 20
+    while time.time() < end and len(list(tmp_path.glob("pid*"))) < 2:
+        time.sleep(0.02)
+    time.sleep(0.1)
+    pids = [int(p.read_text()) for p in tmp_path.glob("pid*")]
+    assert len(pids) == 2
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 143
+    assert time.perf_counter() - start < 3
+    assert wait_dead(pids, 2)

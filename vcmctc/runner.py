@@ -17,6 +17,7 @@ configuration (unknown placeholder, program not found) is a :class:`~vcmctc.erro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import json
@@ -186,6 +187,8 @@ if pid == 0:
         report(exec_error=exc.errno, message=exc.strerror or str(exc))
     os._exit(127)
 os.close(w)
+if stopped:                                      # told to stop while starting it
+    kill_tree()
 cut = [0]
 def pump():
     kept = bytearray(); last = bytearray(); out = sys.stdout.buffer
@@ -329,9 +332,11 @@ def program_env(workdir: Path, pass_env: Sequence[str] = ()) -> dict[str, str]:
     return env
 
 
-# live launchers, so that an interruption can stop every program at once
+# live launchers (and registered programs), so that an interruption can stop every program
+# at once; re-entrant: a signal handler may call terminate_all() while its thread holds it
 _LIVE: set = set()
-_LIVE_LOCK = threading.Lock()
+_LIVE_LOCK = threading.RLock()
+_SIGNALLED: set = set()   # registered programs terminate_all() stopped
 STOPPING = threading.Event()
 
 
@@ -340,17 +345,47 @@ class Stopped(KeyboardInterrupt):
 
 
 def terminate_all() -> int:
-    """Stop every program vcmctc is running, from any thread, and start no new one; returns how
-    many were running. Each launcher kills its whole process tree."""
+    """Stop every program vcmctc is running, from any thread (or a signal handler), and start
+    no new one; returns how many were running. Each launcher kills its whole process tree; a
+    :func:`registered` program gets SIGTERM."""
     STOPPING.set()
     with _LIVE_LOCK:
         procs = list(_LIVE)
-    for proc in procs:
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except OSError:
-            pass
+        for proc in procs:
+            # a registered program is not reaped while registered: its pid cannot be reused
+            if proc.returncode is None:
+                _SIGNALLED.add(proc)
+                try:
+                    os.kill(proc.pid, signal.SIGTERM)
+                except OSError:
+                    pass
     return len(procs)
+
+
+@contextlib.contextmanager
+def registered(proc: subprocess.Popen):
+    """Let :func:`terminate_all` (Ctrl-C, SIGTERM) stop ``proc``, a program vcmctc starts
+    itself (the demo's ffmpeg and VTM), while the block runs. The block must not reap ``proc``
+    (wait in it with ``os.waitid(..., WEXITED | WNOWAIT)``, reap after it: a reaped pid may be
+    reused by another process, which must never get the signal). At the end of the block :class:`Stopped` is raised if it
+    was stopped; a program registered while vcmctc is stopping is stopped at once."""
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+        if STOPPING.is_set():
+            _SIGNALLED.add(proc)
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+            except OSError:
+                pass
+    try:
+        yield proc
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+            stopped = proc in _SIGNALLED
+            _SIGNALLED.discard(proc)
+    if stopped:
+        raise Stopped()
 
 
 def _maxrss_mb(ru_maxrss: int) -> float:
@@ -416,6 +451,8 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
         os.close(write_fd)
     with _LIVE_LOCK:
         _LIVE.add(proc)
+        if STOPPING.is_set():   # terminate_all() ran while this one was starting
+            os.kill(proc.pid, signal.SIGTERM)
 
     done = threading.Event()
     got: dict = {}
@@ -423,6 +460,9 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
     def reap() -> None:
         with os.fdopen(read_fd, "rb") as pipe:
             got["report"] = pipe.read()
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        with _LIVE_LOCK:   # once reaped its pid may be reused: no signal may reach it then
+            _LIVE.discard(proc)
         _, status, usage = os.wait4(proc.pid, 0)
         got["status"], got["usage"], got["end"] = status, usage, time.perf_counter()
         done.set()
@@ -437,10 +477,12 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
             _kill_group(proc.pid)
             waiter.join()
     except BaseException:  # Ctrl-C while waiting: the launcher kills the program's tree
-        try:
-            proc.send_signal(signal.SIGTERM)
-        except OSError:
-            pass
+        with _LIVE_LOCK:
+            if proc in _LIVE:
+                try:
+                    os.kill(proc.pid, signal.SIGTERM)
+                except OSError:
+                    pass
         if not done.wait(5):
             _kill_group(proc.pid)
         waiter.join()

@@ -110,7 +110,14 @@ def interrupted_by() -> str | None:
 
 def _on_sigterm(signum, frame) -> None:
     _SIGNALLED.append("SIGTERM")
-    raise KeyboardInterrupt   # stopped like Ctrl-C: programs killed, finished steps kept
+    _on_sigint(signum, frame)   # stopped like Ctrl-C: programs killed, finished steps kept
+
+
+def _on_sigint(signum, frame) -> None:
+    from vcmctc.runner import terminate_all
+
+    terminate_all()   # every program of every thread stops now (a pool waits for its threads)
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,10 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
+    from vcmctc.runner import STOPPING
+
     _SIGNALLED.clear()
-    previous = None
+    STOPPING.clear()   # an earlier command in this process may have been stopped
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_sigint)
     try:
         app(args=argv, prog_name="vcmctc")
     except SystemExit as exc:  # normal end of a command, usage errors (2), typer.Exit(code)
@@ -135,8 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         code = 0
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     _log_only(logging.DEBUG, f"exit code {code}")
     return code
 

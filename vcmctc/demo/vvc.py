@@ -93,25 +93,30 @@ def _run_with_rusage(cmd: list[str], feed=None, read=None) -> tuple[int, float, 
     Returns (exit code, wall s, child CPU s (NaN where unknown), stderr text). stderr goes to a temporary file so
     a chatty encoder can never block on a full pipe.
     """
+    from vcmctc.runner import registered
+
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE if read else subprocess.DEVNULL,
                                 stderr=err)
         try:
-            if feed:
-                try:
-                    feed(proc.stdin)
-                except BrokenPipeError:
-                    pass  # ffmpeg stopped reading: its exit code and log tell why
-                finally:
+            with registered(proc):   # terminate_all (Ctrl-C, SIGTERM) stops it at any -j
+                if feed:
                     try:
-                        proc.stdin.close()
+                        feed(proc.stdin)
                     except BrokenPipeError:
-                        pass
-            if read:
-                read(proc.stdout)
-                proc.stdout.close()
+                        pass  # ffmpeg stopped reading: its exit code and log tell why
+                    finally:
+                        try:
+                            proc.stdin.close()
+                        except BrokenPipeError:
+                            pass
+                if read:
+                    read(proc.stdout)
+                    proc.stdout.close()
+                if hasattr(os, "waitid"):   # wait for its end while registered, not reaping it
+                    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
         except BaseException:
             proc.kill()
             proc.wait()
