@@ -20,6 +20,7 @@ from vcmctc.runner import (
     Containment, STOPPING, Stopped, check_output, exit_status, registered, run_decoder,
     run_process, sandbox_status, terminate_all,
 )
+from vcmctc import runner
 from vcmctc.media.yuv import YuvFormat
 
 from conftest import REPO
@@ -370,3 +371,53 @@ def test_sigterm_stops_demo_ffmpeg_runs_of_every_thread(tmp_path):
     assert proc.wait(20) == 143
     assert time.perf_counter() - start < 3
     assert wait_dead(pids, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# what the program inherits: signal dispositions, capabilities
+
+def _status_field(log: Path, name: str) -> int:
+    line = next(ln for ln in log.read_text().splitlines() if ln.startswith(name + ":"))
+    return int(line.split()[1], 16)
+
+
+MODES = ["off", pytest.param("bwrap", marks=pytest.mark.skipif(
+    not sandbox_status()[0], reason=f"no usable bubblewrap here: {sandbox_status()[1]}"))]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_program_gets_default_signal_dispositions(tmp_path, mode):
+    """Python (vcmctc, its launcher) ignores SIGPIPE and SIGXFSZ and an ignored signal stays
+    ignored across exec: the program must get the defaults back."""
+    run = run_process(["cat", "/proc/self/status"], timeout_s=30, workdir=tmp_path,
+                      log_path=tmp_path / "log", contain=Containment(sandbox=mode))
+    assert run.returncode == 0
+    ignored = _status_field(tmp_path / "log", "SigIgn")
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        assert not ignored & (1 << (sig - 1)), signal.Signals(sig).name
+    # so a C program writing past the size limit is stopped by SIGXFSZ, also in bwrap
+    run = run_process(["dd", "if=/dev/zero", f"of={tmp_path / 'big'}", "bs=1M", "count=64"],
+                      timeout_s=30, workdir=tmp_path, log_path=tmp_path / "dd.log",
+                      contain=Containment(sandbox=mode, max_file_bytes=1 << 20))
+    assert run.returncode == -signal.SIGXFSZ
+    status, message = exit_status(run, "decoder", "on a.bin")
+    assert status == "failed" and message.startswith(
+        f"decoder wrote a file larger than the limit of {1 << 20} bytes and was stopped on a.bin")
+    assert (tmp_path / "big").stat().st_size == 1 << 20
+
+
+@pytest.mark.skipif(not sandbox_status()[0],
+                    reason=f"no usable bubblewrap: {sandbox_status()[1]}")
+def test_bwrap_drops_every_capability(tmp_path):
+    """Even run by root, a sandboxed program has no capability (it could remount the
+    read-only system otherwise) and its own hostname namespace."""
+    run = run_process(["cat", "/proc/self/status"], timeout_s=30, workdir=tmp_path,
+                      log_path=tmp_path / "log", contain=Containment(sandbox="bwrap"))
+    assert run.returncode == 0
+    for field in ("CapEff", "CapPrm", "CapInh", "CapAmb"):
+        assert _status_field(tmp_path / "log", field) == 0, field
+    args = runner._bwrap_args(tmp_path)
+    assert args[args.index("--cap-drop") + 1] == "ALL"
+    for option in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+                   "--unshare-uts"):
+        assert option in args

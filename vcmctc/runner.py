@@ -167,8 +167,8 @@ stopped = []
 def on_stop(signum, frame):
     stopped.append(signum)
     kill_tree()
-signal.signal(signal.SIGTERM, on_stop)
-signal.signal(signal.SIGINT, on_stop)
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(sig, on_stop)
 if os.getppid() == 1:
     os._exit(3)
 r, w = os.pipe()
@@ -179,7 +179,12 @@ if pid == 0:
         os.close(r)
         os.dup2(w, 1); os.dup2(w, 2); os.close(w)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL); signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # an ignored signal stays ignored across exec: give the program the defaults (Python
+        # ignores SIGPIPE and SIGXFSZ, so a C program would loop on EPIPE or get EFBIG
+        # instead of being stopped at the file-size limit)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE,
+                    signal.SIGXFSZ, signal.SIGALRM):
+            signal.signal(sig, signal.SIG_DFL)
         if fsize > 0:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         os.execvp(argv[0], argv)
@@ -311,13 +316,36 @@ def sandbox_status() -> tuple[bool, str]:
     return _SANDBOX[0]
 
 
+_BWRAP_HELP: list[str] = []
+
+
+def _bwrap_supports(option: str) -> bool:
+    """Whether the installed bwrap knows ``option`` (``--cap-drop`` came with 0.2.0)."""
+    if not _BWRAP_HELP:
+        import shutil
+
+        exe = shutil.which("bwrap")
+        try:
+            _BWRAP_HELP.append(subprocess.run([exe, "--help"], capture_output=True, text=True,
+                                              timeout=20).stdout if exe else "")
+        except (OSError, subprocess.SubprocessError):
+            _BWRAP_HELP.append("")
+    return option in _BWRAP_HELP[0]
+
+
 def _bwrap_args(work: Path) -> list[str]:
+    """bwrap's options around a program whose only writable folder is ``work``: the system
+    read-only, no network, its own pid/ipc/uts namespaces, no capabilities (a program run by
+    root keeps none), killed with its launcher, a new session (no terminal to inject into)."""
     work = str(Path(work).resolve())
-    return ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", work, work, "--dev-bind-try", "/dev/nvidiactl", "/dev/nvidiactl",
+    caps = ["--cap-drop", "ALL"] if _bwrap_supports("--cap-drop") else []
+    return ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", work, work,
+            "--dev-bind-try", "/dev/nvidiactl", "/dev/nvidiactl",
             "--dev-bind-try", "/dev/nvidia-uvm", "/dev/nvidia-uvm",
             "--dev-bind-try", "/dev/nvidia0", "/dev/nvidia0", "--dev-bind-try", "/dev/dri",
-            "/dev/dri", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--die-with-parent",
-            "--new-session", "--chdir", work]
+            "/dev/dri", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", *caps, "--die-with-parent", "--new-session",
+            "--chdir", work]
 
 
 def program_env(workdir: Path, pass_env: Sequence[str] = ()) -> dict[str, str]:
@@ -517,8 +545,10 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
                           wall_s=got["end"] - start, cpu_s=usage.ru_utime + usage.ru_stime,
                           peak_rss_mb=_maxrss_mb(usage.ru_maxrss), log=log_path)
     timed_out = bool(report["timed_out"])
-    return ProcessRun(argv=tuple(argv),
-                      returncode=None if timed_out else os.waitstatus_to_exitcode(report["status"]),
+    code = os.waitstatus_to_exitcode(report["status"])
+    if contain.sandbox == "bwrap" and 128 < code < 128 + signal.NSIG:
+        code = 128 - code   # bwrap exits 128+N when the program dies of signal N
+    return ProcessRun(argv=tuple(argv), returncode=None if timed_out else code,
                       timed_out=timed_out, wall_s=report["wall"],
                       cpu_s=report["utime"] + report["stime"],
                       peak_rss_mb=_maxrss_mb(report["maxrss"]), log=log_path,
