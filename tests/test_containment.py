@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from vcmctc.runner import (
-    Containment, STOPPING, Stopped, check_output, exit_status, registered, run_decoder,
-    run_process, sandbox_status, terminate_all,
+    Containment, STOPPING, Stopped, check_output, exit_status, output_cap, registered,
+    run_decoder, run_process, sandbox_status, terminate_all,
 )
 from vcmctc import runner
 from vcmctc.media.yuv import YuvFormat
@@ -222,16 +222,139 @@ def test_minimal_environment_and_pass_env(tmp_path, monkeypatch):
     assert not (tmp_path / ".tmp").exists()   # the private scratch folder is removed
 
 
-def test_output_link_is_not_followed(tmp_path):
-    prog = program(tmp_path, """\
-        import os, sys
-        os.symlink("/etc/passwd", sys.argv[1])
-        """)
-    fmt = YuvFormat(16, 16)
-    run = run_decoder([*prog, "{output}"], {"output": str(tmp_path / "dec.yuv")}, timeout_s=30,
-                      workdir=tmp_path, log_path=tmp_path / "log")
-    run = check_output(run, fmt, 1)
-    assert run.status == "no-output" and "is a symbolic link" in run.message
+HOSTILE = [sys.executable, str(REPO / "tests" / "programs" / "hostile.py")]
+W, H, N = 64, 48, 10
+FMT = YuvFormat(W, H)
+
+
+def _decode(tmp_path, argv, **kw):
+    values = {"bitstream": tmp_path / "x.bin", "output": "dec.yuv", "width": W, "height": H,
+              "frames": N}
+    return run_decoder(argv, values, timeout_s=30, workdir=tmp_path, log_path=tmp_path / "log",
+                       **kw)
+
+
+def test_output_link_is_refused_not_followed(tmp_path):
+    secret = tmp_path / "secret.yuv"   # a file of exactly the expected size
+    secret.write_bytes(bytes(N * FMT.frame_bytes))
+    run = _decode(tmp_path, [*HOSTILE, "symlink", "{output}", str(secret)])
+    assert run.status == "bad-output" and run.output_bytes is None and run.md5 is None
+    assert run.message == (f"decoder output {tmp_path / 'dec.yuv'} is a symbolic link (to "
+                           f"{str(secret)!r}); refused, not followed (decoding x.bin)")
+    assert not os.path.lexists(tmp_path / "dec.yuv") and secret.exists()
+    assert check_output(run, FMT, N).status == "bad-output"
+    # also when the link appears between the run and the check
+    ok = _decode(tmp_path, [*HOSTILE, "write", "{output}", str(N * FMT.frame_bytes)])
+    assert ok.status == "ok"
+    ok.output.unlink()
+    ok.output.symlink_to("/etc/passwd")
+    checked = check_output(ok, FMT, N)
+    assert checked.status == "bad-output" and checked.md5 is None
+    assert "symbolic link (to '/etc/passwd')" in checked.message
+    # a FIFO is never read (it would block)
+    ok.output.unlink()
+    os.mkfifo(ok.output)
+    assert "is not a regular file" in check_output(ok, FMT, N).message
+    ok.output.unlink()
+    fifo = _decode(tmp_path, [sys.executable, "-c", "import os, sys; os.mkfifo(sys.argv[1])",
+                              "{output}"])
+    assert fifo.status == "bad-output" and "is not a regular file" in fifo.message
+
+
+def test_decoder_output_size_cap(tmp_path):
+    """A decoder writing far more than frames x frame size is stopped and its output deleted."""
+    cap = output_cap(N * FMT.frame_bytes, slack=100_000)
+    assert cap == 4 * N * FMT.frame_bytes + 100_000
+    contain = Containment(max_file_bytes=cap)
+    # a Python program ignores SIGXFSZ: its write fails (EFBIG) and it may even exit 0
+    for tail in ([], ["2>/dev/null; exit 0"]):
+        argv = ([*HOSTILE, "write", "{output}", str(2_000_000_000)] if not tail else
+                ["sh", "-c", f"{sys.executable} {HOSTILE[1]} write {{output}} 2000000000 "
+                 + tail[0]])
+        run = _decode(tmp_path, argv, contain=contain)
+        assert run.status == "failed" and run.output_bytes is None, run.message
+        assert run.message.startswith(f"decoder output {tmp_path / 'dec.yuv'} reached the size "
+                                      f"limit of {cap} bytes on x.bin; deleted")
+        assert not (tmp_path / "dec.yuv").exists()
+    # a C program is killed by SIGXFSZ
+    run = _decode(tmp_path, ["dd", "if=/dev/zero", "of={output}", "bs=1M", "count=2000"],
+                  contain=contain)
+    assert run.status == "failed" and run.returncode == -signal.SIGXFSZ
+    assert run.message.startswith(f"decoder wrote a file larger than the limit of {cap} bytes "
+                                  "and was stopped on x.bin")
+    assert not (tmp_path / "dec.yuv").exists()
+    # under the cap: untouched
+    run = _decode(tmp_path, [*HOSTILE, "write", "{output}", str(N * FMT.frame_bytes)],
+                  contain=contain)
+    assert check_output(run, FMT, N).status == "ok"
+
+
+def test_feature_decoder_cap_from_the_layout():
+    from vcmctc.features.spec import InputSpec, Layout, SplitPoint, TensorSpec
+
+    split = SplitPoint(id="t", network="n", input=InputSpec(divisible_by=32),
+                       tensors=(TensorSpec("p2", 256, 4), TensorSpec("p3", 256, 8)),
+                       dtypes=("float32", "float16"))
+    layout = Layout(split, 3, split.shapes(64, 48), (64, 48))
+    # padded to 64 x 64; 3 frames x 4 bytes (float32) x (256 x 16 x 16 + 256 x 8 x 8)
+    assert layout.max_bytes() == 3 * 4 * (256 * 16 * 16 + 256 * 8 * 8)
+    assert Layout(split, 1, None, None).max_bytes() is None
+
+
+def test_logs_are_never_written_through_a_link(tmp_path):
+    """A program (the decoder of one image of a set) plants links where vcmctc writes the
+    next log: they are replaced, never followed."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    work = tmp_path / "work"
+    (work / "logs").mkdir(parents=True)
+    os.symlink(victim / "keep.txt", work / "logs" / "b.log")
+    run = run_process([sys.executable, "-c", "print('hello')"], timeout_s=30, workdir=work,
+                      log_path=work / "logs" / "b.log")
+    assert run.returncode == 0 and (victim / "keep.txt").read_text() == "precious"
+    assert not (work / "logs" / "b.log").is_symlink()
+    assert (work / "logs" / "b.log").read_text() == "hello\n"
+    # the folder of the logs itself made a link to another folder
+    (work / "logs" / "b.log").unlink()
+    (work / "logs").rmdir()
+    os.symlink(victim, work / "logs")
+    run_process([sys.executable, "-c", "print('again')"], timeout_s=30, workdir=work,
+                log_path=work / "logs" / "c.log")
+    assert sorted(os.listdir(victim)) == ["keep.txt"] and not (work / "logs").is_symlink()
+    assert (work / "logs" / "c.log").read_text() == "again\n"
+    # a FIFO where the log goes does not block vcmctc
+    os.mkfifo(work / "fifo.log")
+    run_process([sys.executable, "-c", "print('fifo')"], timeout_s=30, workdir=work,
+                log_path=work / "fifo.log")
+    assert (work / "fifo.log").read_text() == "fifo\n"
+
+
+def test_task_output_link_is_refused(tmp_path):
+    from vcmctc.adapters import TaskRequest
+    from vcmctc.adapters.command import CommandAdapter
+
+    adapter = CommandAdapter([*HOSTILE, "symlink", "{output}", "/etc/passwd"])
+    request = TaskRequest(decoded=tmp_path / "dec.yuv", fmt=FMT, frames=N, first_frame=0,
+                          fps=30, task="detection", output=tmp_path / "out" / "det.json",
+                          log=tmp_path / "task.log", output_kind="coco-json",
+                          check=lambda path: pytest.fail("the output was read"), timeout_s=30,
+                          sequence="S", workdir=tmp_path / "work")
+    run = adapter.run(request)
+    assert run.status == "bad-output"
+    assert run.message.endswith("det.json is a symbolic link (to '/etc/passwd'); refused, not "
+                                "followed")
+
+
+def test_feature_conformance_file_is_not_written_through_a_link(tmp_path):
+    from vcmctc.runner import write_new
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.symlink(victim, tmp_path / "conformance.json")
+    write_new(tmp_path / "conformance.json", b"{}")
+    assert victim.read_text() == "precious" and (tmp_path / "conformance.json").read_text() == "{}"
+    assert not (tmp_path / "conformance.json").is_symlink()
 
 
 def test_file_size_cap_and_log_head_and_tail(tmp_path, monkeypatch):

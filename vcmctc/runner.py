@@ -20,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import hashlib
 import json
 import os
 import re
 import signal
+import stat
 import string
 import subprocess
 import sys
@@ -34,9 +36,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from vcmctc.errors import UserError, one_line
-from vcmctc.media.yuv import YuvFormat, md5_of
+from vcmctc.media.yuv import YuvFormat
 
-DECODE_STATUSES = ("ok", "failed", "timeout", "no-output", "wrong-size", "md5-mismatch")
+DECODE_STATUSES = ("ok", "failed", "timeout", "no-output", "bad-output", "wrong-size",
+                   "md5-mismatch")
 # {side_info}: the point's first side-information file ("" if none); {submission}: the
 # submission folder, for programs shipped inside it; {item}: the image id (image sets).
 DECODER_PLACEHOLDERS = ("bitstream", "side_info", "output", "width", "height", "frames",
@@ -88,6 +91,116 @@ def fill_template(template: Sequence[str], values: Mapping[str, object], *,
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise UserError(f"{what} argument {i} {element!r}: {exc}") from None
     return argv
+
+
+# --------------------------------------------------------------------------------------------
+# files a program wrote: never followed through a link, never a FIFO or a device
+
+def _problem(path: str, shown: str) -> str | None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"{shown} is a symbolic link (to {target!r}); refused, not followed"
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return f"{shown} is not a regular file"
+    return None
+
+
+def output_problem(path: str | os.PathLike, base: str | os.PathLike | None = None
+                   ) -> str | None:
+    """Why vcmctc must not read ``path``, a file or folder a program wrote (None if it may, or
+    if there is nothing): a symbolic link in it (it could point at any file of this machine;
+    never followed) or something neither a regular file nor a folder (a FIFO blocks a reader,
+    a device never ends). Names are shown relative to ``base`` when given."""
+    path = os.fspath(path)
+
+    def shown(p: str) -> str:
+        return os.path.relpath(p, base) if base is not None else p
+
+    problem = _problem(path, shown(path))
+    if problem is not None or not os.path.isdir(path) or os.path.islink(path):
+        return problem
+    for folder, dirs, files in os.walk(path):   # os.walk never descends into a link
+        for name in sorted(dirs + files):
+            problem = _problem(os.path.join(folder, name), shown(os.path.join(folder, name)))
+            if problem is not None:
+                return problem
+    return None
+
+
+def open_output(path: str | os.PathLike) -> tuple[int | None, str | None]:
+    """Open a file a program wrote for reading, never through a symbolic link: ``(fd, None)``
+    for a regular file (the caller closes ``fd``), ``(None, None)`` if there is none,
+    ``(None, problem)`` for a link, a FIFO, a device or a folder."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        problem = _problem(os.fspath(path), "it")
+        return None, (problem[3:] if problem else f"cannot be read ({exc.strerror})")
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        return None, "is not a regular file" + (" (a folder)" if stat.S_ISDIR(mode) else "")
+    return fd, None
+
+
+def write_new(path: str | os.PathLike, data: bytes) -> None:
+    """Write vcmctc's own file into a folder a program could write: whatever the program left
+    at ``path`` (a link to a file elsewhere) is removed first, never written through."""
+    remove_entry(Path(path))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def remove_entry(path: Path) -> None:
+    """Delete a file, a link (never what it points to) or a folder."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _open_log(log_path: Path, workdir: Path):
+    """The log file, opened for writing without following a link: a link a program left on
+    the way to it (in its work folder) is replaced by a real folder or file."""
+    try:   # lexically: resolving would follow the very links looked for
+        inside = Path(os.path.abspath(log_path.parent)).relative_to(os.path.abspath(workdir))
+    except ValueError:
+        inside = None
+    if inside is not None:    # folders below the work folder: a program may have made them
+        folder = Path(workdir)
+        for part in inside.parts:
+            folder = folder / part
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                folder.unlink()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    try:
+        fd = os.open(log_path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENXIO, errno.EISDIR):
+            raise
+        remove_entry(log_path)   # a link, a FIFO or a folder where the log goes
+        fd = os.open(log_path, flags | os.O_EXCL, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):   # a FIFO opened by a reader meanwhile
+        os.close(fd)
+        remove_entry(log_path)
+        fd = os.open(log_path, flags | os.O_EXCL, 0o644)
+    return os.fdopen(fd, "wb")
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,6 +400,14 @@ class Containment:
         return dataclasses.replace(self, sandbox="bwrap" if sandbox_status()[0] else "off")
 
 
+def output_cap(expected_bytes: int, *, factor: int = 4, slack: int = 64 << 20) -> int:
+    """The :attr:`Containment.max_file_bytes` of a decoder whose output should be
+    ``expected_bytes``. The cap holds for every file the decoder writes, and a decoder may
+    write an intermediate picture at a higher bit depth or in 4:4:4 (up to 4 times a 4:2:0
+    8-bit one) before its output: ``factor`` times the expected size plus ``slack``."""
+    return int(expected_bytes) * factor + slack
+
+
 _SANDBOX: list[tuple[bool, str]] = []
 
 
@@ -460,13 +581,12 @@ def run_process(argv: Sequence[str], *, timeout_s: float | None, workdir: str | 
 
         command = [shutil.which("bwrap") or "bwrap", *_bwrap_args(Path(workdir)), "--", *argv]
     log_path = Path(log_path)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     read_fd, write_fd = os.pipe()
     launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(write_fd),
                 repr(float(timeout_s or 0)), str(LOG_HEAD), str(LOG_TAIL),
                 str(int(contain.max_file_bytes)), *command]
     try:
-        with open(log_path, "wb") as log:
+        with _open_log(log_path, Path(workdir)) as log:
             start = time.perf_counter()
             proc = subprocess.Popen(launcher, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, cwd=workdir, close_fds=True,
@@ -637,14 +757,30 @@ def run_decoder(argv_template: Sequence[str], values: Mapping[str, object], *,
     output = Path(workdir, str(values["output"]))  # relative outputs are relative to workdir
     bitstream = Path(str(values["bitstream"])) if "bitstream" in values else None
     name = bitstream.name if bitstream is not None else "the bitstream"
-    if output.exists() or output.is_symlink():  # never mistake an old file for this run's
-        output.unlink()
+    remove_entry(output)  # never mistake an old file for this run's
     run = run_process(argv, timeout_s=timeout_s, workdir=workdir, log_path=log_path,
                       contain=contain)
     status, message = exit_status(run, "decoder", f"on {name}")
     if status == "ok":
         message = f"decoded {name} in {run.wall_s:.3f} s"
-    size = output.stat().st_size if output.is_file() else None
+    fd, problem = open_output(output)
+    size = None
+    if fd is not None:
+        size = os.fstat(fd).st_size
+        os.close(fd)
+    cap = (contain or Containment()).max_file_bytes
+    if problem is not None:
+        status, message = "bad-output", f"decoder output {output} {problem} (decoding {name})"
+        remove_entry(output)
+    elif size is not None and size >= cap:
+        # stopped at the cap: killed by SIGXFSZ (exit_status says so), or a program that
+        # ignores SIGXFSZ got EFBIG and may even exit 0: the partial output is no result
+        if status != "failed" or run.returncode != -signal.SIGXFSZ:
+            status = "failed"
+            message = (f"decoder output {output} reached the size limit of {cap} bytes on "
+                       f"{name}; deleted (log {run.log})")
+        remove_entry(output)
+        size = None
     return DecodeRun(argv=run.argv, bitstream=bitstream, returncode=run.returncode,
                      status=status, wall_s=run.wall_s, cpu_s=run.cpu_s,
                      peak_rss_mb=run.peak_rss_mb, output=output, output_bytes=size,
@@ -663,25 +799,27 @@ def check_output(run: DecodeRun, fmt: YuvFormat, frames: int,
         return run
     name = run.bitstream.name if run.bitstream is not None else "the bitstream"
     out = run.output
-    if out.is_symlink():   # never followed: it could point at any file of this machine
-        return dataclasses.replace(run, status="no-output", output_bytes=None,
-                                   message=f"decoder output {out.name} is a symbolic link, not a "
-                                           f"file (decoding {name})")
-    size = out.stat().st_size if out.is_file() else None
-    if not size:
-        what = "is empty" if size == 0 else "was not written"
-        return dataclasses.replace(run, status="no-output", output_bytes=size,
-                                   message=f"decoder output {out} {what} (decoding {name})")
-    expected = fmt.expected_size(frames)
-    whole, left = divmod(size, fmt.frame_bytes)
-    if size != expected:
-        detail = (f"{whole} frames" + (f" and {left} bytes" if left else ""))
-        return dataclasses.replace(
-            run, status="wrong-size", output_bytes=size, frames_decoded=whole,
-            message=(f"decoder output {out} of {name} has {size} bytes ({detail}); expected "
-                     f"{frames} frames of {fmt.describe()} = {expected} bytes "
-                     f"({fmt.frame_bytes} bytes a frame)"))
-    md5 = md5_of(out)
+    fd, problem = open_output(out)   # one open file for size and MD5, never through a link
+    if problem is not None:
+        return dataclasses.replace(run, status="bad-output", output_bytes=None,
+                                   message=f"decoder output {out} {problem} (decoding {name})")
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(os.fdopen(fd, "rb")) if fd is not None else None
+        size = os.fstat(fh.fileno()).st_size if fh is not None else None
+        if not size:
+            what = "is empty" if size == 0 else "was not written"
+            return dataclasses.replace(run, status="no-output", output_bytes=size,
+                                       message=f"decoder output {out} {what} (decoding {name})")
+        expected = fmt.expected_size(frames)
+        whole, left = divmod(size, fmt.frame_bytes)
+        if size != expected:
+            detail = (f"{whole} frames" + (f" and {left} bytes" if left else ""))
+            return dataclasses.replace(
+                run, status="wrong-size", output_bytes=size, frames_decoded=whole,
+                message=(f"decoder output {out} of {name} has {size} bytes ({detail}); "
+                         f"expected {frames} frames of {fmt.describe()} = {expected} bytes "
+                         f"({fmt.frame_bytes} bytes a frame)"))
+        md5 = hashlib.file_digest(fh, "md5").hexdigest()
     if expected_md5 is not None and md5 != expected_md5.strip().lower():
         return dataclasses.replace(
             run, status="md5-mismatch", output_bytes=size, frames_decoded=whole, md5=md5,

@@ -17,7 +17,9 @@ from typing import Mapping, Sequence
 
 from vcmctc.adapters import TaskRequest, TaskRun, finish_run, remove_stale
 from vcmctc.errors import UserError
-from vcmctc.runner import check_template, exit_status, fill_template, run_process
+from vcmctc.runner import (
+    check_template, exit_status, fill_template, output_problem, run_process,
+)
 
 PLACEHOLDERS = ("decoded", "width", "height", "frames", "bit_depth", "chroma", "first_frame",
                 "task", "output", "fps", "sequence", "split_point")
@@ -65,6 +67,13 @@ class CommandAdapter:
         if status == "ok":
             message = (f"{request.label}: task command wrote {request.output} in "
                        f"{proc.wall_s:.3f} s")
+            problem = output_problem(request.output)   # checked before anything reads it
+            if problem is not None:
+                return TaskRun(status="bad-output", output=request.output,
+                               output_kind=request.output_kind,
+                               message=f"{request.label}: task output {problem}",
+                               wall_s=proc.wall_s, cpu_s=proc.cpu_s, returncode=proc.returncode,
+                               peak_rss_mb=proc.peak_rss_mb, argv=proc.argv, log=proc.log)
         return finish_run(request, status=status, message=message, wall_s=proc.wall_s,
                           cpu_s=proc.cpu_s, returncode=proc.returncode,
                           peak_rss_mb=proc.peak_rss_mb, argv=proc.argv, log=proc.log)

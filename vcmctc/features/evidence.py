@@ -35,14 +35,29 @@ def layout_for(edition, seq: "Sequence") -> Layout | None:
 
 
 def _problem_status(path: Path) -> str:
+    if path.is_symlink():
+        return "bad-output"
     return "no-output" if not path.is_file() or path.stat().st_size == 0 else "bad-output"
+
+
+def _inspect(path: Path, layout: Layout, original: Path | None):
+    """:func:`inspect` of a file a decoder wrote, refused (never read) when it is a link, a
+    FIFO or a device: FeatureFileError."""
+    from vcmctc.runner import output_problem
+
+    problem = output_problem(path)
+    if problem is not None:
+        raise FeatureFileError(problem.replace(str(path), path.name, 1))
+    return inspect(path, layout, original=original)
 
 
 def _finish(work: Path, layout: Layout, parts, key: str, rec: dict, rel: Callable[[Path], str]
             ) -> dict:
     record = conformance_record(layout, parts, key=key)
     text = json.dumps(record, separators=(",", ":"))
-    (work / CONFORMANCE_NAME).write_text(text, encoding="utf-8")
+    from vcmctc.runner import write_new
+
+    write_new(work / CONFORMANCE_NAME, text.encode("utf-8"))   # never through a program's link
     info = summary(layout, parts)
     info["conformance"] = rel(work / CONFORMANCE_NAME)
     info["conformance_sha256"] = hashlib.sha256(text.encode()).hexdigest()
@@ -51,20 +66,22 @@ def _finish(work: Path, layout: Layout, parts, key: str, rec: dict, rel: Callabl
 
 
 def decode_video(argv, values: dict[str, Any], *, timeout_s: float, work: Path, layout: Layout,
-                 original: Path | None, rel: Callable[[Path], str]) -> tuple[dict, tuple]:
-    """Run the decoder of a video point and check its feature file (see the module doc)."""
+                 original: Path | None, rel: Callable[[Path], str], contain=None
+                 ) -> tuple[dict, tuple]:
+    """Run the decoder of a video point and check its feature file (see the module doc);
+    ``contain``: the :class:`~vcmctc.runner.Containment` of the decoder."""
     from vcmctc.runner import run_decoder
 
     out = work / "decoded.npz"
     run = run_decoder(list(argv), {**values, "output": str(out)}, timeout_s=timeout_s,
-                      workdir=work, log_path=work / "decoder.log")
+                      workdir=work, log_path=work / "decoder.log", contain=contain)
     rec = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
            "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb, "output": out.name,
            "log": rel(work / "decoder.log")}
     if run.status != "ok":
         return rec, ()
     try:
-        ins = inspect(out, layout, original=original)
+        ins = _inspect(out, layout, original)
     except FeatureFileError as exc:
         rec.update(status=_problem_status(out), message=f"decoded features: {exc}")
         return rec, ()
@@ -76,7 +93,7 @@ def decode_video(argv, values: dict[str, Any], *, timeout_s: float, work: Path, 
 
 def decode_images(argv, values: dict[str, Any], bitstreams, items, side: dict[str, Path], *,
                   timeout_s: float, work: Path, layout: Layout, originals: dict[str, Path],
-                  rel: Callable[[Path], str]) -> tuple[dict, tuple]:
+                  rel: Callable[[Path], str], contain=None) -> tuple[dict, tuple]:
     """Run the decoder once per image of a set (``{output}``: ``decoded/<item>.npz``)."""
     from vcmctc.runner import exit_status, fill_template, run_process
 
@@ -91,12 +108,13 @@ def decode_images(argv, values: dict[str, Any], bitstreams, items, side: dict[st
                                             "output": str(output), "item": item},
                                what="decoder command")
         log = work / "logs" / f"{item}.log"
-        run = run_process(filled, timeout_s=timeout_s, workdir=work, log_path=log)
+        run = run_process(filled, timeout_s=timeout_s, workdir=work, log_path=log,
+                          contain=contain)
         wall, cpu, peak = wall + run.wall_s, cpu + run.cpu_s, max(peak, run.peak_rss_mb)
         status, message = exit_status(run, "decoder", f"on {bitstream.name}")
         if status == "ok":
             try:
-                parts.append((item, inspect(output, layout, original=originals.get(item))))
+                parts.append((item, _inspect(output, layout, originals.get(item))))
             except FeatureFileError as exc:
                 status, message = _problem_status(output), f"image {item}: decoded features: {exc}"
         if status != "ok":

@@ -221,6 +221,16 @@ class Layout:
     shapes: dict[str, tuple[int, int, int]] | None = field(default=None)
     frame_size: tuple[int, int] | None = None     # (width, height) when known
 
+    def max_bytes(self) -> int | None:
+        """The largest uncompressed size of the tensors of one file (every frame in the widest
+        allowed dtype), None when the shapes are not known."""
+        if self.shapes is None:
+            return None
+        import numpy as np
+
+        width = max(np.dtype(d).itemsize for d in self.split.dtypes)
+        return self.frames * width * sum(c * h * w for c, h, w in self.shapes.values())
+
     @classmethod
     def for_sequence(cls, split: SplitPoint, seq) -> "Layout":
         images = seq.kind == "images"

@@ -235,7 +235,7 @@ class Steps:
 
     def _decode_video(self, pp: "PlannedPoint", work: Path) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.media.yuv import YuvFormat
-        from vcmctc.runner import check_output, run_decoder
+        from vcmctc.runner import check_output, output_cap, run_decoder
 
         seq = pp.seq
         fmt = YuvFormat(seq.width, seq.height, seq.bit_depth or 8, seq.chroma)
@@ -243,8 +243,8 @@ class Steps:
         values = {**self.values(pp), "bitstream": str(pp.files["bitstream"][0]),
                   "side_info": str(side[0]) if side else "", "output": str(work / "decoded.yuv"),
                   "submission": str(self.m.root), "item": ""}
-        # the decoded YUV plus a margin: a decoder that writes more is stopped
-        limit = int(fmt.expected_size(seq.frames) * 1.05) + (16 << 20)
+        # a decoder writing far more than the decoded YUV is stopped (see output_cap)
+        limit = output_cap(fmt.expected_size(seq.frames))
         run = run_decoder(list(self.m.decoder.argv), values, timeout_s=self.m.decoder.timeout_s,
                           workdir=work, log_path=work / "decoder.log",
                           contain=dataclasses.replace(self.contain, max_file_bytes=limit))
@@ -259,20 +259,25 @@ class Steps:
                          ) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.features import evidence
 
+        from vcmctc.runner import output_cap
+
         dec = self.m.decoder
         values = {**self.values(pp), "submission": str(self.m.root), "item": ""}
+        expected = layout.max_bytes()
+        contain = (self.contain if expected is None else   # shapes unknown: the default cap
+                   dataclasses.replace(self.contain, max_file_bytes=output_cap(expected)))
         originals = pp.files.get("original-features", ())
         side = pp.files.get("side-info", ())
         if pp.seq.kind == "images":
             return evidence.decode_images(
                 dec.argv_for("images"), values, pp.files["bitstream"], pp.items,
                 {p.stem: p for p in side}, timeout_s=dec.timeout_s, work=work, layout=layout,
-                originals={p.stem: p for p in originals}, rel=self._rel)
+                originals={p.stem: p for p in originals}, rel=self._rel, contain=contain)
         values.update(bitstream=str(pp.files["bitstream"][0]),
                       side_info=str(side[0]) if side else "")
         return evidence.decode_video(dec.argv, values, timeout_s=dec.timeout_s, work=work,
                                      layout=layout, original=originals[0] if originals else None,
-                                     rel=self._rel)
+                                     rel=self._rel, contain=contain)
 
     def _decode_images(self, pp: "PlannedPoint", work: Path) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.runner import exit_status, fill_template, run_process
@@ -445,15 +450,14 @@ IMAGE_MAX_BYTES = 256 << 20
 
 
 def _refuse_links(work: Path, hit: dict) -> dict:
-    """A step whose program left a symbolic link in its folder failed: a link is never followed
-    (it could point at any file of this machine)."""
-    for folder, dirs, files in os.walk(work):
-        for name in dirs + files:
-            path = Path(folder) / name
-            if path.is_symlink():
-                return {**hit, "status": "bad-output",
-                        "message": f"{path.relative_to(work)} is a symbolic link; a program must "
-                                   "write files, never links"}
+    """A step whose program left a symbolic link (or a FIFO, a device...) in its folder failed:
+    a link is never followed (it could point at any file of this machine)."""
+    from vcmctc.runner import output_problem
+
+    problem = output_problem(work, base=work)
+    if problem is not None:
+        return {**hit, "status": "bad-output",
+                "message": f"{problem}; a program must write files, never links"}
     return hit
 
 
@@ -485,7 +489,12 @@ def _check_png(path: Path, seq: "Sequence") -> str | None:
     """None if ``path`` is a PNG image of the set's size (when the edition fixes one)."""
     from PIL import Image
 
-    if path.is_symlink() or not path.is_file():
+    from vcmctc.runner import output_problem
+
+    problem = output_problem(path)
+    if problem is not None:
+        return problem.replace(str(path), path.name, 1)
+    if not path.is_file():
         return f"{path.name} was not written"
     try:
         with Image.open(path) as im:
