@@ -544,3 +544,42 @@ def test_bwrap_drops_every_capability(tmp_path):
     for option in ("--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
                    "--unshare-uts"):
         assert option in args
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_feature_decoder_runs_contained(tmp_path, mode):
+    """A decoder that outputs features runs with the evaluation's containment (sandbox, size
+    cap) like a pixel decoder, and its output is refused when it is a link."""
+    from vcmctc.features import evidence
+    from vcmctc.features.spec import InputSpec, Layout, SplitPoint, TensorSpec
+
+    split = SplitPoint(id="t", network="n", input=InputSpec(),
+                       tensors=(TensorSpec("a", 8, 4), TensorSpec("b", 3, 8)),
+                       dtypes=("float32",))
+    layout = Layout(split, 3, split.shapes(64, 48), (64, 48))
+    bits = tmp_path / "x.bin"
+    good = [sys.executable, str(REPO / "tests/programs/feature_decoder.py"), "{bitstream}", "",
+            "{output}", "64", "48", "3"]
+    bits.write_bytes(b"NAN")   # a marker: no demo codec (torch) needed; the NaN is found
+    work = tmp_path / "ok"
+    work.mkdir()
+    rec, _ = evidence.decode_video(good, {"bitstream": str(bits)}, timeout_s=60, work=work,
+                                   layout=layout, original=None, rel=str,
+                                   contain=Containment(sandbox=mode,
+                                                       max_file_bytes=output_cap(
+                                                           layout.max_bytes())))
+    assert rec["status"] == "bad-output" and "NaN" in rec["message"], rec
+    work = tmp_path / "big"
+    work.mkdir()
+    rec, _ = evidence.decode_video([*HOSTILE, "write", "{output}", str(10 << 20)],
+                                   {"bitstream": str(bits)}, timeout_s=60, work=work,
+                                   layout=layout, original=None, rel=str,
+                                   contain=Containment(sandbox=mode, max_file_bytes=1 << 20))
+    assert rec["status"] == "failed" and "reached the size limit of 1048576" in rec["message"]
+    work = tmp_path / "link"
+    work.mkdir()
+    rec, _ = evidence.decode_video([*HOSTILE, "symlink", "{output}", "/etc/passwd"],
+                                   {"bitstream": str(bits)}, timeout_s=60, work=work,
+                                   layout=layout, original=None, rel=str,
+                                   contain=Containment(sandbox=mode))
+    assert rec["status"] == "bad-output" and "symbolic link" in rec["message"]
