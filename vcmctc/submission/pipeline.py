@@ -88,9 +88,10 @@ class Outcome:
 # the output folder
 
 
-def output_folder(out: Path | None, root: Path) -> Path:
-    """The output folder, made if needed: never inside the submission, never through a
-    symbolic link (a submission must not be able to ship or redirect vcmctc's cache)."""
+def output_folder(out: Path | None, root: Path, create: bool = True) -> Path:
+    """The output folder, made if needed (``create``): never inside the submission, never
+    through a symbolic link (a submission must not be able to ship or redirect vcmctc's
+    cache)."""
     if out is None:
         out = Path.cwd() / "vcmctc-out" / root.name
     out = Path(os.path.abspath(out))
@@ -103,6 +104,8 @@ def output_folder(out: Path | None, root: Path) -> Path:
         raise UserError(f"the output folder {out} is a symbolic link; give a real folder")
     if out.exists() and not out.is_dir():
         raise UserError(f"the output path {out} exists and is not a folder")
+    if not create and not out.exists():
+        return out
     out.mkdir(parents=True, exist_ok=True)
     for folder, dirs, files in os.walk(out):
         for name in dirs + files:
