@@ -18,6 +18,10 @@ The file is YAML. vcmctc's own keys:
 ``scheduler_options``, ``dashboard_address``, ``host``, ``shared_temp_directory``
     Passed to the cluster (where the scheduler listens).
 
+``processes`` (Dask workers per job) is 1 unless given: one worker per job, with ``cores``
+threads, whose ``GPU`` resource lets one task network run per GPU while its other threads
+decode and score.
+
 Every other key is dask-jobqueue's job option of that name (``queue``, ``account``, ``cores``,
 ``memory``, ``processes``, ``walltime``, ``job_extra_directives``, ``job_script_prologue``,
 ``python``, ``local_directory``, ``log_directory``, ``interface``, ``worker_extra_args``...),
@@ -45,7 +49,8 @@ def _classes(kind: str):
     except ImportError:
         raise UserError("--cluster needs dask-jobqueue: pip install 'vcmctc[dask]'") from None
     name = {"slurm": "SLURM", "pbs": "PBS", "sge": "SGE", "lsf": "LSF"}[kind]
-    return getattr(dask_jobqueue, f"{name}Cluster"), getattr(dask_jobqueue, f"{name}Job")
+    cluster_cls = getattr(dask_jobqueue, f"{name}Cluster")
+    return cluster_cls, cluster_cls.job_cls
 
 
 @dataclass
@@ -127,6 +132,9 @@ def _job_options(path: Path, where: str, data: dict[str, Any], kind: str) -> tup
         if name in options and not (isinstance(options[name], list)
                                     and all(isinstance(x, str) for x in options[name])):
             raise UserError(f"{where}{name}: expected a list of strings", file=path)
+    # one worker per job unless told (dask-jobqueue would start about sqrt(cores) workers,
+    # each offering the job's GPUs: several task networks on one GPU)
+    options.setdefault("processes", 1)
     # every group states these (a group must not inherit the main jobs' GPU settings)
     options["worker_extra_args"] = list(options.get("worker_extra_args", []))
     options["job_extra_directives"] = list(options.get("job_extra_directives", []))

@@ -72,6 +72,7 @@ class Options:
     keep_decoded: str = "failed"   # never | failed | always
     retry_failed: bool = False     # run again steps a previous run sealed as failed
     chunk_size: int = 50           # images per decode-chunk step of an image set
+    on_node: Callable[[Any], None] | None = None   # each step's NodeResult (tests, benchmarks)
 
 
 @dataclass
@@ -510,8 +511,12 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results | None, d
     with executor, make_progress(stages, live=options.live and say is not None, say=say,
                                  stream=sys.stderr) as progress:
         executor.bind(steps, points, options.keep_decoded, context)
-        made = run_graph(nodes, executor,
-                         lambda r: progress.step(r.stage, r.what, r.status, r.cached))
+        def on_result(r) -> None:
+            progress.step(r.stage, r.what, r.status, r.cached)
+            if options.on_node is not None:
+                options.on_node(r)
+
+        made = run_graph(nodes, executor, on_result)
         provenance = executor.provenance()
     counted = [r for r in made.values() if r.stage in COUNTED]
     for r in made.values():
