@@ -478,6 +478,7 @@ def test_plan_counts_and_estimates(world, cli, tmp_path):  # noqa: F811
     assert plan["stages"]["decode"]["cached"] == 1 and plan["estimate"]["gpu_hours"] > 0
     r = cli("plan", sub, "--data-root", root / "data", "--cluster", REPO / "docs" / "slurm.yaml")
     assert r.code == 0 and "#SBATCH --gres=gpu:1" in r.out
+    assert not (Path.cwd() / "vcmctc-slurm-logs").exists()   # a preview makes no log folder
 
 
 # ---------------------------------------------------------------------------------------------

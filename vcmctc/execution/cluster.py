@@ -86,10 +86,18 @@ class ClusterConfig:
         _, job_cls = _classes(self.kind)
         out = {}
         for g in self.groups:
+            # dask-jobqueue makes the log folder when it renders a script: not for a preview
+            made = _missing_folders(g.options.get("log_directory"))
             try:
                 out[g.name] = job_cls(scheduler, name=f"{g.name}-0", **g.options).job_script()
             except (TypeError, ValueError) as exc:
                 raise UserError(f"job options of {g.name!r}: {exc}", file=self.path) from None
+            finally:
+                for folder in made:
+                    try:
+                        folder.rmdir()
+                    except OSError:
+                        pass
         return out
 
     def start(self):
@@ -117,6 +125,18 @@ class ClusterConfig:
                     cluster.worker_spec[f"{g.name}-{i}"] = copy.deepcopy(spec)
             cluster.sync(cluster._correct_state)
         return cluster
+
+
+def _missing_folders(folder: str | None) -> list[Path]:
+    """The folders of ``folder`` (and its parents) that do not exist, deepest first."""
+    if not folder:
+        return []
+    missing = []
+    path = Path(folder).absolute()
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def _job_options(path: Path, where: str, data: dict[str, Any], kind: str) -> tuple[dict, int, int]:

@@ -511,12 +511,16 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results | None, d
     with executor, make_progress(stages, live=options.live and say is not None, say=say,
                                  stream=sys.stderr) as progress:
         executor.bind(steps, points, options.keep_decoded, context)
+        executor_start_s = time.perf_counter() - started
+        started = time.perf_counter()
+
         def on_result(r) -> None:
             progress.step(r.stage, r.what, r.status, r.cached)
             if options.on_node is not None:
                 options.on_node(r)
 
         made = run_graph(nodes, executor, on_result)
+        steps_wall_s = time.perf_counter() - started
         provenance = executor.provenance()
     counted = [r for r in made.values() if r.stage in COUNTED]
     for r in made.values():
@@ -524,7 +528,7 @@ def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results | None, d
     jobs = sorted({r.job for r in made.values() if r.job})
     run: dict[str, Any] = {
         "steps": total, "cached_steps": sum(r.cached for r in counted), **provenance,
-        "steps_wall_s": time.perf_counter() - started,
+        "executor_start_s": executor_start_s, "steps_wall_s": steps_wall_s,
         "failed_steps": sum(r.status not in ("ok", "skipped") for r in made.values()),
         "hosts": sorted({r.host for r in made.values()}),
         "disk": {"decoded_deleted_bytes": sum(r.freed for r in made.values()),
