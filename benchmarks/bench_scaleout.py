@@ -6,7 +6,8 @@ executor, and the scheduling overhead per step.
    VVC decode, demo task network, scoring) is then evaluated from an empty cache with the local
    executor (1 and 2 jobs) and on a local Dask cluster of 1 and 2 worker processes. Times are
    those of the steps (the run's ``steps_wall_s``; starting the cluster is given apart).
-   All runs must give the same numbers.
+   All runs must give the same numbers. Each configuration runs ``--repeat`` times (medians
+printed with every run: the machine may be shared).
 2. Overhead per step: the same run again with every step in the cache (each step is then a
    cache read only), local with 1 job against Dask with 1 worker; the difference per step is
    what shipping a step to a worker and its result back costs.
@@ -30,8 +31,12 @@ from pathlib import Path
 
 
 def numbers(results) -> list:
-    return [(p.sequence, p.label, p.status, p.rate, p.metric, p.stats,
-             p.decode.md5 if p.decode else None) for p in results.points]
+    """What a run computes (an undefined statistic, NaN, as None: NaN != NaN)."""
+    def value(v):
+        return None if isinstance(v, float) and v != v else v
+    return [(p.sequence, p.label, p.status, p.rate, p.metric,
+             {k: value(v) for k, v in p.stats.items()}, p.decode.md5 if p.decode else None)
+            for p in results.points]
 
 
 def run(demo, out: Path, executor: str, jobs: int):
@@ -47,7 +52,7 @@ def run(demo, out: Path, executor: str, jobs: int):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="demo folder (default: a temporary one)")
-    ap.add_argument("--repeat", type=int, default=3, help="repeats of the cached runs")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each configuration")
     args = ap.parse_args(argv)
     from vcmctc.demo.run import Demo
 
@@ -63,20 +68,27 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(anchor, base / "anchor-results.json")
     print(f"demo built in {time.perf_counter() - t0:.1f} s ({base})")
 
-    print("\n1. the demo submission from an empty cache (12 rate points, 36 steps)")
-    print(f"{'executor':<22}{'steps wall s':>14}{'start s':>10}{'total s':>10}")
+    print(f"\n1. the demo submission from an empty cache (12 rate points, 36 steps), median of "
+          f"{args.repeat} run(s)")
+    print(f"{'executor':<22}{'steps wall s':>14}{'start s':>10}{'total s':>10}   (all runs)")
     rows, reference = {}, None
     for executor, jobs in (("local", 1), ("local", 2), ("dask", 1), ("dask", 2)):
         out = base / "bench" / f"{executor}-{jobs}"
-        shutil.rmtree(out, ignore_errors=True)
-        results, wall, start, total = run(demo, out, executor, jobs)
-        if reference is None:
-            reference = numbers(results)
-        assert numbers(results) == reference, f"{executor} {jobs}: other numbers"
-        assert results.run["cached_steps"] == 0 and results.run["steps"] == 36
-        rows[(executor, jobs)] = wall
+        walls, starts, totals = [], [], []
+        for _ in range(args.repeat):
+            shutil.rmtree(out, ignore_errors=True)
+            results, wall, start, total = run(demo, out, executor, jobs)
+            if reference is None:
+                reference = numbers(results)
+            assert numbers(results) == reference, f"{executor} {jobs}: other numbers"
+            assert results.run["cached_steps"] == 0 and results.run["steps"] == 36
+            walls.append(wall)
+            starts.append(start)
+            totals.append(total)
+        wall = rows[(executor, jobs)] = statistics.median(walls)
         label = f"{executor}, {jobs} {'job(s)' if executor == 'local' else 'worker(s)'}"
-        print(f"{label:<22}{wall:>14.2f}{start:>10.2f}{total:>10.2f}")
+        print(f"{label:<22}{wall:>14.2f}{statistics.median(starts):>10.2f}"
+              f"{statistics.median(totals):>10.2f}   ({' '.join(f'{w:.2f}' for w in walls)})")
     print(f"ratio dask 1 worker / 2 workers: {rows[('dask', 1)] / rows[('dask', 2)]:.2f}x")
     print(f"ratio local 1 job / 2 jobs:      {rows[('local', 1)] / rows[('local', 2)]:.2f}x")
     print(f"dask 2 workers / local 2 jobs:   {rows[('dask', 2)] / rows[('local', 2)]:.2f}x "

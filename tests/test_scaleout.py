@@ -183,6 +183,21 @@ def test_task_networks_run_only_on_workers_offering_a_gpu(world, tmp_path):  # n
             ex.close()
 
 
+def test_isolated_timing_holds_across_dask_workers(world, cli, tmp_path):  # noqa: F811
+    """--timing isolated on two worker processes: still one decoder at a time (a lock held on
+    the scheduler)."""
+    root, _ = world
+    points = [{"qp": 20 + i, "bitstream": f"bitstream/slow{i}.bin"} for i in range(4)]
+    sub = make_sub(world, "iso-dask", points)
+    for i in range(4):
+        (sub / f"bitstream/slow{i}.bin").write_bytes(b"SLOW03" + bytes([i]) * (80 - 20 * i))
+    r, res = run_cli(cli, sub, root, tmp_path / "o", "--executor", "dask", "--jobs", "2",
+                     "--timing", "isolated")
+    assert r.code == 0, r.err
+    spans = sorted((p["decode"]["started"], p["decode"]["ended"]) for p in res["points"])
+    assert len(spans) == 4 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
 def _ctx(steps, plan):
     from vcmctc.execution.nodes import RunContext
 

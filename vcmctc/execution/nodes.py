@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 KEEP_DECODED = ("never", "failed", "always")
 JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
+KEEP_CONTEXTS = 2      # runs whose context (and loaded ground truth) a worker keeps
 
 
 class WorkerSetupError(RuntimeError):
@@ -71,6 +72,8 @@ def execute(steps: "Steps", points: list["PlannedPoint"], node: Node,
     """Run ``node`` (its dependencies' results in ``inputs``)."""
     pp = points[node.point]
     started = time.perf_counter()
+    # what the dependencies made is this run's, even where the cache is not read (--no-cache)
+    steps.merge(e for dep in inputs.values() for e in dep.entries)
     result = NodeResult(node.id, node.stage, node.what, "ok", host=socket.gethostname(),
                         job=batch_job_id())
     with steps.journal() as entries:
@@ -189,6 +192,8 @@ def load_context(path: Path) -> tuple["Steps", list["PlannedPoint"], str]:
                     f"{where} does not see {folder}: the submission, --data-root and the "
                     "output folder must be on a file system every worker mounts at the same "
                     "path")
+        while len(_contexts) >= KEEP_CONTEXTS:   # a long-lived worker: forget older runs
+            _contexts.pop(next(iter(_contexts)))
         _contexts[key] = made = (_make_steps(ctx), list(ctx.plan.points()), ctx.keep_decoded)
         return made
 
