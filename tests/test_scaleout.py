@@ -315,38 +315,9 @@ def test_keep_decoded(world, cli, tmp_path):  # noqa: F811
 def test_image_set_chunks_equal_one_decode(cli, tmp_path):
     """An image set decoded in chunks (each a step; in parallel on Dask) gives the numbers and
     the decoded MD5 of decoding it image by image in one step."""
-    import numpy as np
-    from PIL import Image
+    from test_evaluate_families import N_IMAGES, openimages_decoded_submission
 
-    from test_evaluate_families import (IMG_H, IMG_W, N_IMAGES, TASK, oid_gt, write_edition,
-                                        write_submission)
-
-    rng = np.random.default_rng(5)
-    data, sub = tmp_path / "data", tmp_path / "sub"
-    ids = oid_gt(data / "oid" / "Imgs", "img", rng)
-    (sub / "bin").mkdir(parents=True)
-    (sub / "bin" / "task.py").write_text(TASK)
-    (sub / "bin" / "dec.py").write_text(
-        "import shutil, sys\nshutil.copyfile(sys.argv[1], sys.argv[2])\n")
-    points = []
-    for k in range(2):
-        folder = sub / "bitstream" / f"q{k}"
-        folder.mkdir(parents=True)
-        for image in ids:
-            a = np.clip(rng.normal(0.5, 0.2 + 0.2 * k, (IMG_H, IMG_W)), 0, 1)
-            Image.fromarray((a * 255).astype(np.uint8)).save(folder / f"{image}.png")
-        points.append({"qp": 30 + 5 * k, "bitstream": f"bitstream/q{k}"})
-    edition = write_edition(
-        sub, "gen-oid", """\
-        Oid: {kind: images, task: object-detection, metric: oid-bbox-map50, rate_unit: bpp, gt: "oid/{id}"}
-        """, f"""\
-        Imgs: {{dataset: Oid, class: I, width: {IMG_W}, height: {IMG_H}, items: {N_IMAGES}, qps: {{AI: [30, 35]}}}}
-        """, "I: {}")
-    task = [sys.executable, "{submission}/bin/task.py", "{decoded}", "{output}"]
-    decoder = [sys.executable, "{submission}/bin/dec.py", "{bitstream}", "{output}"]
-    write_submission(sub, edition, {"Imgs": points},
-                     f"decoder: {{argv: {json.dumps(decoder)}}}\n"
-                     f"task: {{adapter: command, argv: {json.dumps(task)}}}")
+    sub, data, _, _, _ = openimages_decoded_submission(tmp_path, 5)
     runs = {}
     for name, args in (("whole", ["--chunk-size", "50"]),
                        ("chunks", ["--chunk-size", "3", "--executor", "dask", "--jobs", "2"])):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from vcmctc.errors import UserError
 from vcmctc.execution.graph import Node
 from vcmctc.execution.nodes import (NodeResult, RunContext, WorkerSetupError, execute, remote,
-                                    write_context)
+                                    warm_up, write_context)
 
 if TYPE_CHECKING:
     from vcmctc.execution.cluster import ClusterConfig
@@ -131,6 +131,10 @@ class DaskExecutor:
         ctx = context()
         ctx.run_id = self.run_id
         self.context_path = write_context(ctx, steps.cache.secret)
+        try:   # the workers there now (workers that join later read it with their first step)
+            self.client.run(warm_up, str(self.context_path))
+        except WorkerSetupError as exc:
+            raise UserError(str(exc)) from None
 
     def submit(self, node: Node, inputs: dict[str, NodeResult]):
         return self.client.submit(

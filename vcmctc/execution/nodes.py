@@ -215,6 +215,16 @@ def _make_steps(ctx: RunContext) -> "Steps":
     return steps
 
 
+def warm_up(context: str) -> None:
+    """Run on each worker when a run starts: read the context (a worker that cannot take part
+    says so at once) and import what the steps use."""
+    import vcmctc.adapters  # noqa: F401
+    import vcmctc.families  # noqa: F401
+    import vcmctc.runner  # noqa: F401
+
+    load_context(Path(context))
+
+
 def remote(context: str, node: Node, inputs: dict[str, NodeResult]) -> NodeResult:
     """The function a Dask worker runs for one node."""
     steps, points, keep = load_context(Path(context))
