@@ -8,6 +8,8 @@ executor, and the scheduling overhead per step.
    those of the steps (the run's ``steps_wall_s``; starting the cluster is given apart).
    All runs must give the same numbers. Each configuration runs ``--repeat`` times (medians
 printed with every run: the machine may be shared).
+   "in steps" is the time the steps themselves took (summed over workers): with one job or
+   worker, steps wall - in steps is what running them through the executor added.
 2. Overhead per step: the same run again with every step in the cache (each step is then a
    cache read only), local with 1 job against Dask with 1 worker; the difference per step is
    what shipping a step to a worker and its result back costs.
@@ -40,13 +42,16 @@ def numbers(results) -> list:
 
 
 def run(demo, out: Path, executor: str, jobs: int):
+    """(results, steps wall s, executor start s, total s, seconds spent inside the steps)."""
     from vcmctc.submission.pipeline import Options, evaluate
 
+    nodes = []
     started = time.perf_counter()
     results, _ = evaluate(demo.sub_dir, Options(out=out, data_root=demo.data, jobs=jobs,
-                                                executor=executor))
+                                                executor=executor, on_node=nodes.append))
     total = time.perf_counter() - started
-    return results, results.run["steps_wall_s"], results.run["executor_start_s"], total
+    return (results, results.run["steps_wall_s"], results.run["executor_start_s"], total,
+            sum(n.wall_s for n in nodes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,14 +75,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n1. the demo submission from an empty cache (12 rate points, 36 steps), median of "
           f"{args.repeat} run(s)")
-    print(f"{'executor':<22}{'steps wall s':>14}{'start s':>10}{'total s':>10}   (all runs)")
+    print(f"{'executor':<22}{'steps wall s':>14}{'in steps s':>12}{'start s':>10}"
+          f"{'total s':>10}   (all runs)")
     rows, reference = {}, None
     for executor, jobs in (("local", 1), ("local", 2), ("dask", 1), ("dask", 2)):
         out = base / "bench" / f"{executor}-{jobs}"
-        walls, starts, totals = [], [], []
+        walls, starts, totals, inside = [], [], [], []
         for _ in range(args.repeat):
             shutil.rmtree(out, ignore_errors=True)
-            results, wall, start, total = run(demo, out, executor, jobs)
+            results, wall, start, total, work = run(demo, out, executor, jobs)
             if reference is None:
                 reference = numbers(results)
             assert numbers(results) == reference, f"{executor} {jobs}: other numbers"
@@ -85,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             walls.append(wall)
             starts.append(start)
             totals.append(total)
+            inside.append(work)
         wall = rows[(executor, jobs)] = statistics.median(walls)
         label = f"{executor}, {jobs} {'job(s)' if executor == 'local' else 'worker(s)'}"
-        print(f"{label:<22}{wall:>14.2f}{statistics.median(starts):>10.2f}"
+        print(f"{label:<22}{wall:>14.2f}{statistics.median(inside):>12.2f}"
+              f"{statistics.median(starts):>10.2f}"
               f"{statistics.median(totals):>10.2f}   ({' '.join(f'{w:.2f}' for w in walls)})")
     print(f"ratio dask 1 worker / 2 workers: {rows[('dask', 1)] / rows[('dask', 2)]:.2f}x")
     print(f"ratio local 1 job / 2 jobs:      {rows[('local', 1)] / rows[('local', 2)]:.2f}x")
@@ -100,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         out = base / "bench" / f"{executor}-1"
         walls = []
         for _ in range(args.repeat):
-            results, wall, _, _ = run(demo, out, executor, 1)
+            results, wall, _, _, _ = run(demo, out, executor, 1)
             assert results.run["cached_steps"] == 36 and numbers(results) == reference
             walls.append(wall)
         per_step[executor] = statistics.median(walls) / 36
