@@ -123,12 +123,6 @@ def cache_secret() -> bytes:
     return path.read_bytes()
 
 
-def key_fingerprint(secret: bytes) -> str:
-    """A short digest that tells whether two processes sign with the same key, without
-    revealing it (workers on other machines must share the key: docs/scaleout.md)."""
-    return hmac.new(secret, b"vcmctc cache key check", hashlib.sha256).hexdigest()[:16]
-
-
 class Cache:
     def __init__(self, root: Path, enabled: bool = True, secret: bytes | None = None):
         self.root = Path(root)
