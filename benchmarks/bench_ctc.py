@@ -429,9 +429,30 @@ def profile(args, root: Path, spec: dict, env: dict, anchor: bool) -> dict:
     return found
 
 
+# Stages of a run: a sample counts for the first stage one of whose markers is on its stack.
+STAGES = [
+    ("ground truth: load", ("load_gt (",)),
+    ("ground truth: hash", ("GroundTruths.files",)),
+    ("pooled class rows", ("pooled_curve (",)),
+    ("BD-rates", ("bd_rate (vcmctc/bd",)),
+    ("validate: check outputs", ("_check_output (vcmctc/submission/validate",)),
+    ("validate: other (files, md5, rates)", ("validate (vcmctc/submission/validate",)),
+    ("measure: COCO (SFU)", ("CocoFamily.measure",)),
+    ("measure: tracking (TVD)", ("TrackingFamily.measure",)),
+    ("measure: Open Images (OIV6)", ("OpenImagesFamily.measure",)),
+    ("cache: states, records", ("vcmctc/submission/cache.py", "vcmctc/families/state.py")),
+    ("input hashes", ("file_sha256", "tree_sha256", "_inputs (")),
+    ("results.json", ("write_results",)),
+    ("imports", ("_find_and_load",)),
+]
+_WRAPPERS = ("evaluate (vcmctc/submission/pipeline", "run_plan (", "run_plan.<locals>",
+             "run_point (", "validate.<locals>", "_plan_point (", "main (", "evaluate_cmd (")
+
+
 def top_functions(raw: Path, n: int = 15) -> dict:
-    """Self and inclusive shares of functions from py-spy's collapsed stacks."""
-    own, incl, total = Counter(), Counter(), 0
+    """Self and inclusive shares of functions, and shares of the run's stages, from py-spy's
+    collapsed stacks."""
+    own, incl, stage, total = Counter(), Counter(), Counter(), 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack:
@@ -442,11 +463,14 @@ def top_functions(raw: Path, n: int = 15) -> dict:
         own[frames[-1]] += c
         for f in set(frames):
             incl[f] += c
+        joined = ";".join(frames)
+        stage[next((name for name, markers in STAGES if any(m in joined for m in markers)),
+                   "other (start-up, CLI, rows, ...)")] += c
     ours = Counter({f: v for f, v in incl.items() if "vcmctc/" in f and "cli" not in f
-                    and "__main__" not in f and "<module>" not in f})
-    return {"samples": total,
-            "self": [(f, v / total) for f, v in own.most_common(n)] if total else [],
-            "inclusive": [(f, v / total) for f, v in ours.most_common(n)] if total else []}
+                    and "<module>" not in f and not f.startswith(_WRAPPERS)})
+    share = (lambda items: [(f, v / total) for f, v in items]) if total else (lambda items: [])
+    return {"samples": total, "self": share(own.most_common(n)),
+            "inclusive": share(ours.most_common(n)), "stages": share(stage.most_common())}
 
 
 def _frame(text: str) -> str:
@@ -461,6 +485,9 @@ def _frame(text: str) -> str:
 
 
 def print_profile(p: dict) -> None:
+    print("  stages (each sample counted once):")
+    for f, share in p["stages"]:
+        print(f"    {100 * share:5.1f} %  {f}")
     print("  self time (where the samples are):")
     for f, share in p["self"][:12]:
         print(f"    {100 * share:5.1f} %  {f}")
@@ -500,8 +527,12 @@ def main() -> int:
         facts.update(report(args, spec, outcome, anchor))
     if args.profile or args.profile_only:
         facts["profiles"] = profile(args, root, spec, env, anchor)
-    (CACHE / "bench_ctc-last.json").write_text(json.dumps(facts, indent=1, default=str))
-    print(f"\nfigures saved in {CACHE / 'bench_ctc-last.json'}")
+    last = CACHE / "bench_ctc-last.json"
+    old = json.loads(last.read_text()) if last.is_file() else {}
+    if args.profile_only:     # keep the last timed figures beside the new profiles
+        facts = {**old, "profiles": facts["profiles"]}
+    last.write_text(json.dumps(facts, indent=1, default=str))
+    print(f"\nfigures saved in {last}")
     failed = [t for t in facts.get("targets", []) if not t[2]]
     return 1 if any("identical" in t[0] for t in failed) else 0
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -95,10 +96,13 @@ class Summary:
     n: int
 
     def __format__(self, spec: str) -> str:
-        spec = spec or ".1f"
-        if self.n == 1:
-            return format(self.median, spec)
-        return f"{self.median:{spec}} [{self.low:{spec}}-{self.high:{spec}}]"
+        """``median [min-max]``; ``spec`` is an alignment and width for the whole text and a
+        number format for each number (``>22.2f``)."""
+        align, width, num = re.match(r"([<>^]?)(\d*)(.*)", spec).groups()
+        num = num or ".1f"
+        text = format(self.median, num) if self.n == 1 else \
+            f"{self.median:{num}} [{self.low:{num}}-{self.high:{num}}]"
+        return format(text, f"{align or '>'}{width}") if width else text
 
 
 def summary(values: list[float]) -> Summary:
@@ -150,7 +154,7 @@ def print_times(times: dict[str, list[Run]], reference: str) -> None:
     taken pair by pair (the runs of one round are neighbours in time)."""
     n = len(next(iter(times.values())))
     print(f"\nwhole processes, median [min-max] of {n} interleaved run(s):")
-    print(f"{'side':<34}{'CPU s':>22}{'wall s':>22}{'peak MiB':>18}{'ref/side CPU':>16}"
+    print(f"{'side':<42}{'CPU s':>22}{'wall s':>22}{'peak MiB':>18}{'ref/side CPU':>16}"
           f"{'ref/side wall':>16}")
     for name, runs in times.items():
         cpu = summary([r.cpu for r in runs])
@@ -158,6 +162,6 @@ def print_times(times: dict[str, list[Run]], reference: str) -> None:
         peak = summary([r.peak_mib for r in runs])
         ratio_cpu = summary([a.cpu / b.cpu for a, b in zip(times[reference], runs)])
         ratio_wall = summary([a.wall / b.wall for a, b in zip(times[reference], runs)])
-        print(f"{name:<34}{cpu:>22.2f}{wall:>22.2f}{peak:>18.0f}"
+        print(f"{name:<42}{cpu:>22.2f}{wall:>22.2f}{peak:>18.0f}"
               f"{format(ratio_cpu.median, '.2f') + 'x':>16}"
               f"{format(ratio_wall.median, '.2f') + 'x':>16}")
