@@ -70,7 +70,7 @@ def _det_dicts(image_id, boxes, cats, scores):
 
 
 def generate(data: Path, small: bool, seed: int = 2024) -> dict:
-    from ctc_data import SFU_CLASS_INDICES, boxes as _boxes, detections as _detections
+    from ctc_data import boxes as _boxes, detections as _detections, sfu_gt
 
     rng = np.random.default_rng(seed)
     n_rates = 2 if small else 6
@@ -78,23 +78,10 @@ def generate(data: Path, small: bool, seed: int = 2024) -> dict:
     for name, width, height, frames, klass in SFU_CLIPS:
         if small:
             frames = max(8, frames // 4)
-        classes = rng.choice(SFU_CLASS_INDICES, size=int(rng.integers(1, 5)), replace=False)
-        mean_boxes = rng.uniform(5, 40)
-        images, anns, per_frame = [], [], []
-        for f in range(frames):
-            images.append({"file_name": f"{name}_val_{f:03d}.png", "width": width,
-                           "height": height, "id": float(f)})
-            n = int(np.clip(rng.poisson(mean_boxes), 1, 60))
-            boxes = np.round(_boxes(rng, n, width, height), 4)
-            cats = rng.choice(classes, n)
-            per_frame.append((boxes, cats))
-            for b, c in zip(boxes, cats):
-                anns.append({"bbox": [float(v) for v in b], "bbox_mode": 0,
-                             "category_id": int(c), "id": len(anns) + 1, "image_id": float(f),
-                             "iscrowd": 0, "area": float(b[2] * b[3])})
+        gt, per_frame, classes = sfu_gt(rng, name, width, height, frames, mean_range=(5, 40),
+                                        objects=(1, 60), digits=4)
         gt_path = data / f"{name}_val.json"
-        gt_path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [
-            {"name": f"Class{i}", "id": i} for i in range(80)]}))
+        gt_path.write_text(json.dumps(gt))
         det_paths = []
         for q in range(n_rates):
             dets = []
@@ -280,7 +267,7 @@ def main() -> int:
     if args.child:
         child(args.child, args.data, args.out)
         return 0
-    from refenv import interleave, machine, print_times, reference_python
+    from refenv import interleave, machine, print_times, reference_python, with_outputs
 
     print(f"machine: {machine()}")
     ref_python = reference_python()
@@ -301,10 +288,7 @@ def main() -> int:
         for backend in args.backends.split(","):
             sides[f"vcmctc library, {backend}"] = [sys.executable, __file__, "--child",
                                                    f"vcmctc:{backend}"]
-        outs = {}
-        for name, cmd in sides.items():
-            outs[name] = data / f"{len(outs)}.out.json"
-            cmd += ["--data", str(data), "--out", str(outs[name])]
+        outs = with_outputs(sides, data, "--data", str(data))
         times = interleave(sides, args.repeats, log_dir=data)
         results = {name: json.loads(path.read_text()) for name, path in outs.items()}
     finally:

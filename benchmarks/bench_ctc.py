@@ -201,7 +201,26 @@ def rounds(args, root: Path, spec: dict, env: dict, ref_python: Path, anchor: bo
         print(f"round {i + 1}/{args.repeats}", flush=True)
         for block in (blocks if i % 2 == 0 else blocks[::-1]):
             block(i)
-    return {"times": times, "results": results}
+    return {"times": times, "results": results, "startup": startup(env)}
+
+
+def startup(env: dict, repeats: int = 7) -> dict:
+    """Issue 15 item 4: ``import vcmctc`` and ``vcmctc --help`` against a bare interpreter."""
+    exe = Path(sys.executable).parent / "vcmctc"
+    sides = {"python -c pass": [sys.executable, "-c", "pass"],
+             "python -c 'import vcmctc'": [sys.executable, "-c", "import vcmctc"],
+             "vcmctc --help": [str(exe), "--help"]}
+    runs: dict[str, list[Run]] = {name: [] for name in sides}
+    for i in range(repeats):
+        for name, cmd in (sides.items() if i % 2 == 0 else list(sides.items())[::-1]):
+            runs[name].append(run(cmd, env=env))
+    print("\n== Start-up (wall ms, median [range] of", repeats, "interleaved runs) ==")
+    out = {}
+    for name, rs in runs.items():
+        wall = summary([1000 * r.wall for r in rs])
+        out[name] = wall.median
+        print(f"{name:<28}{wall:>26.0f}")
+    return out
 
 
 # ------------------------------------------------------------------------------ checks
@@ -305,11 +324,12 @@ def report(args, spec: dict, outcome: dict, anchor: bool) -> dict:
                 "peak": summary([r.peak_mib for r in rs])} for name, rs in times.items()}
     print("\n== Times (median [min-max] of", args.repeats, "round(s)); CPU = user + system of "
           "the whole process ==")
-    print(f"{'run':<28}{'CPU s':>22}{'wall s':>22}{'peak MiB':>20}")
+    print(f"{'run':<28}{'CPU s':>26}{'wall s':>26}{'peak MiB':>20}")
     for name, v in s.items():
-        print(f"{name:<28}{v['cpu']:>22.2f}{v['wall']:>22.2f}{v['peak']:>20.0f}")
+        print(f"{name:<28}{v['cpu']:>26.2f}{v['wall']:>26.2f}{v['peak']:>20.0f}")
 
-    facts: dict = {"summary": {k: {m: vars(x) for m, x in v.items()} for k, v in s.items()}}
+    facts: dict = {"summary": {k: {m: vars(x) for m, x in v.items()} for k, v in s.items()},
+                   "startup": outcome["startup"]}
     ok_numbers = True
     if not args.no_reference:
         print("\n== Ratios: reference / vcmctc on the same work (comparable: SFU + TVD + OIV6 "
@@ -326,7 +346,7 @@ def report(args, spec: dict, outcome: dict, anchor: bool) -> dict:
             cpu = summary([r.cpu / o.cpu for r, o in zip(ref_full, times[name])])
             print(f"vcmctc {label:<14} vs a full reference re-run (pycocotools): CPU {cpu:.1f}x "
                   "(the reference has no cache: a user re-runs it)")
-        print("\n== Reference time by part (CPU s, in-process; median) ==")
+        print("\n== Reference time by part (CPU s, in-process; last round) ==")
         for coco in ("pycocotools", "faster-coco-eval"):
             ref = json.loads(results[f"ref {coco}"].read_text())
             parts = ", ".join(f"{k} {v[1]:.1f}" for k, v in ref["times"].items())
@@ -391,6 +411,11 @@ def report(args, spec: dict, outcome: dict, anchor: bool) -> dict:
                     f"{'unchanged' if not moved else 'CHANGED'}", recomputed == 1 and not moved))
     v = max(r.peak_mib for r in times["vcmctc cold"])
     targets.append(("peak memory under 1 GB (whole CTC, cold)", f"{v:.0f} MiB", v < 1024))
+    bare = facts["startup"]["python -c pass"]
+    for name in ("python -c 'import vcmctc'", "vcmctc --help"):
+        v = facts["startup"][name]
+        targets.append((f"{name} as fast as a bare start (within 10 ms of {bare:.0f} ms)",
+                        f"{v:.0f} ms", v <= bare + 10))
     for text, value, passed in targets:
         print(f"{'PASS' if passed else 'FAIL'}  {text}: {value}")
     facts["targets"] = [[t, v, p] for t, v, p in targets]

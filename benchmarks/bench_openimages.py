@@ -76,7 +76,7 @@ def main() -> int:
         child(args.child, args.root, args.out)
         return 0
     from ctc_data import oiv_set
-    from refenv import interleave, machine, print_times, reference_python
+    from refenv import interleave, machine, print_times, reference_python, with_outputs
 
     print(f"machine: {machine()}")
     ref_python = None if args.masks else reference_python()
@@ -97,10 +97,7 @@ def main() -> int:
             sides["TF OD API challenge evaluator (numpy<2)"] = [
                 str(ref_python), __file__, "--child", "reference"]
         sides["vcmctc library"] = [sys.executable, __file__, "--child", "vcmctc"]
-        outs = {}
-        for name, cmd in sides.items():
-            outs[name] = root / f"{len(outs)}.json"
-            cmd += ["--root", str(root), "--out", str(outs[name])]
+        outs = with_outputs(sides, root, "--root", str(root))
         times = interleave(sides, args.repeats, log_dir=root)
         results = {name: json.loads(path.read_text()) for name, path in outs.items()}
     print_times(times, reference=next(iter(sides)))

@@ -171,29 +171,39 @@ def _kbps(cls: str, qp: int, seq_factor: float, rng) -> float:
 
 # ------------------------------------------------------------------------------ SFU
 
+def sfu_gt(rng, name: str, width: int, height: int, frames: int, *, mean_range=(3, 30),
+           objects=(0, 80), digits: int = 2) -> tuple[dict, list, np.ndarray]:
+    """A clip's GT in the MPEG SFU JSON layout (float image ids, contiguous category ids,
+    category names that are not COCO's), its per-frame (boxes, contiguous classes) and the
+    clip's classes: 1-4 SFU classes, a Poisson number of objects per frame."""
+    classes = rng.choice(SFU_CLASS_INDICES, size=int(rng.integers(1, 5)), replace=False)
+    mean_objects = rng.uniform(*mean_range)
+    images, anns, per_frame = [], [], []
+    for f in range(frames):
+        images.append({"file_name": f"{name}_val_{f:03d}.png", "height": height,
+                       "width": width, "id": float(f)})
+        n = int(np.clip(rng.poisson(mean_objects), *objects))
+        b = np.round(boxes(rng, n, width, height), digits)
+        c = rng.choice(classes, n)
+        per_frame.append((b, c))
+        for box, cat in zip(b.tolist(), c.tolist()):
+            anns.append({"bbox": box, "bbox_mode": 1, "category_id": int(cat),
+                         "id": len(anns) + 1, "image_id": float(f), "iscrowd": 0,
+                         "area": box[2] * box[3]})
+    return ({"images": images, "annotations": anns, "categories": [
+        {"id": i, "name": f"class_{i}", "supercategory": ""} for i in range(80)]},
+        per_frame, classes)
+
+
 def _sfu(ed, data: Path, sub: Path, rng, spec: dict) -> None:
     from vcmctc.datasets.coco import CONTIGUOUS_TO_COCO_ID
 
     coco_of = np.array([CONTIGUOUS_TO_COCO_ID[i] for i in range(80)])
     for seq in (s for s in ed.sequences.values() if s.dataset == "SFU"):
         width, height, frames = seq.width, seq.height, seq.frames
-        classes = rng.choice(SFU_CLASS_INDICES, size=int(rng.integers(1, 5)), replace=False)
-        mean_objects = rng.uniform(3, 30)
-        images, anns, per_frame = [], [], []
-        for f in range(frames):
-            images.append({"file_name": f"{seq.id}_val_{f:03d}.png", "height": height,
-                           "width": width, "id": float(f)})
-            n = int(np.clip(rng.poisson(mean_objects), 0, 80))
-            b = np.round(boxes(rng, n, width, height), 2)
-            c = rng.choice(classes, n)
-            per_frame.append((b, c))
-            for box, cat in zip(b.tolist(), c.tolist()):
-                anns.append({"bbox": box, "bbox_mode": 1, "category_id": int(cat),
-                             "id": len(anns) + 1, "image_id": float(f), "iscrowd": 0,
-                             "area": box[2] * box[3]})
+        gt_data, per_frame, classes = sfu_gt(rng, seq.id, width, height, frames)
         gt = data / "SFU_HW_Obj" / seq.id / f"{seq.id}_val.json"
-        _write_json(gt, {"images": images, "annotations": anns, "categories": [
-            {"id": i, "name": f"class_{i}", "supercategory": ""} for i in range(80)]})
+        _write_json(gt, gt_data)
         points, seq_factor = [], rng.uniform(0.8, 1.25)
         for q, qp in enumerate(seq.qps["RA"]):
             dets = []

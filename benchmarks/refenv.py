@@ -132,6 +132,16 @@ def digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
 
+def with_outputs(sides: dict[str, list[str]], folder: Path, *args: str) -> dict[str, Path]:
+    """Append ``args`` and ``--out FILE`` (a file of its own under ``folder``) to each side's
+    command; returns the files by side."""
+    outs = {}
+    for name, cmd in sides.items():
+        outs[name] = folder / f"side{len(outs)}.json"
+        cmd += [*args, "--out", str(outs[name])]
+    return outs
+
+
 def interleave(sides: dict[str, list[str]], repeats: int, *, env: dict | None = None,
                log_dir: Path | None = None) -> dict[str, list[Run]]:
     """Run each side's command ``repeats`` times, A B A B ... with the order reversed every
