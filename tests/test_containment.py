@@ -301,3 +301,64 @@ def test_bwrap_sandbox_allows_only_the_work_folder_and_no_network(tmp_path):
     assert out["inside"] == "written" and out["outside"] != "written" and out["home"] != "written"
     assert out["net"] != "connected" and out["read"] == "visible, read-only"
     assert not (outside / "evil.txt").exists()
+
+
+def test_terminate_all_stops_the_demo_codecs_own_ffmpeg():
+    """vcmctc's own programs (the demo's ffmpeg) stop with the submitted ones."""
+    from vcmctc.demo.vvc import _run_with_rusage, ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-hide_banner", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25",
+           "-f", "null", "-"]              # an endless source: runs until it is stopped
+    got = []
+
+    def run():
+        try:
+            got.append(_run_with_rusage(cmd))
+        except Stopped:
+            got.append("stopped")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(1.0)
+    start = time.perf_counter()
+    try:
+        assert terminate_all() == 1
+        thread.join(10)
+        assert got == ["stopped"] and time.perf_counter() - start < 3
+        with pytest.raises(Stopped):       # and no new one starts
+            _run_with_rusage(cmd)
+    finally:
+        STOPPING.clear()
+
+
+def test_sigterm_stops_the_demo_and_its_encoders(tmp_path):
+    """SIGTERM to `vcmctc demo` while its VVC encodes run in two threads: exit 143 at once, one
+    line, no ffmpeg left (they are vcmctc's own programs, stopped like submitted ones)."""
+    real = __import__("vcmctc.demo.vvc", fromlist=["ffmpeg_exe"]).ffmpeg_exe()
+    pids = tmp_path / "pids"
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\necho $$ >> "{pids}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "VCMCTC_FFMPEG": str(wrapper),
+           "VCMCTC_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "vcmctc", "demo", "--out", str(tmp_path / "d"),
+                             "-j", "2", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+    def running() -> list[int]:
+        seen = [int(x) for x in pids.read_text().split()] if pids.exists() else []
+        return [p for p in seen if os.path.exists(f"/proc/{p}")
+                and b"zombie" not in open(f"/proc/{p}/status", "rb").read().lower()]
+
+    end = time.time() + 60
+    while time.time() < end and len(running()) < 2:
+        time.sleep(0.05)
+    encoders = running()
+    assert len(encoders) == 2, "the demo did not start two encodes within 60 s"
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert time.perf_counter() - start < 10
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert wait_dead(encoders)

@@ -17,6 +17,7 @@ configuration (unknown placeholder, program not found) is a :class:`~vcmctc.erro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import json
@@ -30,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from vcmctc.errors import UserError, one_line
 from vcmctc.media.yuv import YuvFormat, md5_of
@@ -339,6 +340,21 @@ class Stopped(KeyboardInterrupt):
     """vcmctc is stopping (Ctrl-C, SIGTERM): no new program is started."""
 
 
+@contextlib.contextmanager
+def registered(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """A program vcmctc starts itself (the demo's ffmpeg and VTM) stopped by
+    :func:`terminate_all` like a submitted one, for as long as the block runs."""
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        if STOPPING.is_set():      # terminate_all ran between the start and now
+            proc.send_signal(signal.SIGTERM)
+        yield proc
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+
+
 def terminate_all() -> int:
     """Stop every program vcmctc is running, from any thread, and start no new one; returns how
     many were running. Each launcher kills its whole process tree."""
@@ -351,6 +367,20 @@ def terminate_all() -> int:
         except OSError:
             pass
     return len(procs)
+
+
+def contained_map(fn, items, jobs: int) -> list:
+    """``list(map(fn, items))`` on ``jobs`` threads. Ctrl-C or SIGTERM (raised in this, the
+    waiting thread) stops the programs the threads run at once, rather than waiting for
+    them as leaving a thread pool does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        try:
+            return list(pool.map(fn, items))
+        except KeyboardInterrupt:
+            terminate_all()
+            raise
 
 
 def _maxrss_mb(ru_maxrss: int) -> float:

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -106,6 +106,18 @@ _SIGNALLED: list[str] = []
 def interrupted_by() -> str | None:
     """The signal that stopped the running command (SIGTERM), None for Ctrl-C."""
     return _SIGNALLED[-1] if _SIGNALLED else None
+
+
+def exit_stopped() -> NoReturn:
+    """After Ctrl-C or SIGTERM: stop every program still running (in any thread), say so, and
+    exit 130 (Ctrl-C) or 143 (SIGTERM). Finished steps stay cached."""
+    from vcmctc.runner import terminate_all
+
+    terminate_all()
+    signame = interrupted_by()
+    typer.echo(f"vcmctc: {'stopped by ' + signame if signame else 'interrupted'}; finished "
+               "steps are cached, run the same command again to resume", err=True)
+    raise typer.Exit(143 if signame == "SIGTERM" else 130)
 
 
 def _on_sigterm(signum, frame) -> None:

@@ -195,14 +195,9 @@ def evaluate_cmd(
         typer.echo(f"vcmctc: {n} validation error(s); nothing evaluated{hint}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
-        from vcmctc.cli import interrupted_by
-        from vcmctc.runner import terminate_all
+        from vcmctc.cli import exit_stopped
 
-        terminate_all()
-        signame = interrupted_by()
-        typer.echo(f"vcmctc: {'stopped by ' + signame if signame else 'interrupted'}; finished "
-                   "steps are cached, run the same command again to resume", err=True)
-        raise typer.Exit(143 if signame == "SIGTERM" else 130)
+        exit_stopped()
     except OSError as exc:   # a full, read-only or vanished disk: one line, work kept
         where = exc.filename or "the output folder"
         raise UserError(f"cannot write {where}: {exc.strerror or exc}; finished steps are kept "

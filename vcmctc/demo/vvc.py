@@ -93,40 +93,53 @@ def _run_with_rusage(cmd: list[str], feed=None, read=None) -> tuple[int, float, 
     Returns (exit code, wall s, child CPU s (NaN where unknown), stderr text). stderr goes to a temporary file so
     a chatty encoder can never block on a full pipe.
     """
+    from vcmctc.runner import STOPPING, Stopped, registered
+
+    if STOPPING.is_set():
+        raise Stopped()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
                                 stdout=subprocess.PIPE if read else subprocess.DEVNULL,
                                 stderr=err)
-        try:
-            if feed:
+        with registered(proc):
+            return _finish(proc, err, start, feed, read)
+
+
+def _finish(proc: subprocess.Popen, err, start: float, feed, read
+            ) -> tuple[int, float, float, str]:
+    from vcmctc.runner import STOPPING, Stopped
+
+    try:
+        if feed:
+            try:
+                feed(proc.stdin)
+            except BrokenPipeError:
+                pass  # ffmpeg stopped reading: its exit code and log tell why
+            finally:
                 try:
-                    feed(proc.stdin)
+                    proc.stdin.close()
                 except BrokenPipeError:
-                    pass  # ffmpeg stopped reading: its exit code and log tell why
-                finally:
-                    try:
-                        proc.stdin.close()
-                    except BrokenPipeError:
-                        pass
-            if read:
-                read(proc.stdout)
-                proc.stdout.close()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        if hasattr(os, "wait4"):  # POSIX: the child's own CPU time
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            cpu = usage.ru_utime + usage.ru_stime
-        else:
-            proc.wait()
-            cpu = float("nan")
-        wall = time.perf_counter() - start
-        err.seek(0)
-        log = err.read().decode("utf-8", "replace")
-    return proc.returncode, wall, cpu, log
+                    pass
+        if read:
+            read(proc.stdout)
+            proc.stdout.close()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if hasattr(os, "wait4"):  # POSIX: the child's own CPU time
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        cpu = usage.ru_utime + usage.ru_stime
+    else:
+        proc.wait()
+        cpu = float("nan")
+    if STOPPING.is_set():      # stopped by terminate_all: not a failure of the program
+        raise Stopped()
+    wall = time.perf_counter() - start
+    err.seek(0)
+    return proc.returncode, wall, cpu, err.read().decode("utf-8", "replace")
 
 
 def _tail(log: str, lines: int = 6) -> str:
