@@ -1,69 +1,120 @@
-"""Time the Open Images Challenge evaluator at MPEG OIV6 scale (synthetic data).
+"""Benchmark, library level: the Open Images challenge mAP@0.5 at MPEG OIV6 scale.
 
-5000 images, 47 classes, about 12,600 GT boxes (like mpeg-oiv6-detection), six "rate points"
-(six prediction files of the same GT, as a 6-QP anchor run produces). No reference tool is
-installed here, so only vcmctc's own time is printed. Run:
+Synthetic data (``ctc_data.oiv_set``): 5000 images, 47 classes, 12,641 GT boxes (15,365
+instances with ``--masks``, RLE masks at image size in the challenge masks CSV), group-of boxes,
+verified positive and negative image labels, and 4 rate points of predictions (about 30 boxes or
+20 masks per image, some of classes outside the GT's).
 
-    python benchmarks/bench_openimages.py [--masks] [--images N] [--fp-per-image F]
+The sides, each a whole process timed by the operating system (start-up, imports, file reading
+included), interleaved and repeated (median and range of CPU and wall, peak memory):
+- reference (boxes only): the TF Object Detection API's ``OpenImagesDetectionChallengeEvaluator``
+  (PyPI ``object-detection-0-1==0.1``) in the reference venv (NumPy < 2), fed as its
+  ``oid_od_challenge_evaluation.py`` does (see ``ref_ctc.oid_challenge``). That package has no
+  instance-segmentation challenge evaluator: with ``--masks`` only vcmctc's time is printed.
+- vcmctc, LIBRARY LEVEL: ``load_ground_truth`` once, then per rate point ``load_predictions`` +
+  ``evaluate`` in-process (no validation, hashing, cache or results.json; ``vcmctc evaluate``
+  end to end, OIV6 included, is ``bench_ctc.py``).
+The mAP of every rate point must agree to 1e-9.
+
+    python benchmarks/bench_openimages.py [--masks] [--images N] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import numpy as np
 
-from test_openimages_synth import make_dataset, write_dataset  # noqa: E402
-
-from vcmctc.datasets.openimages import load_ground_truth, load_predictions  # noqa: E402
-from vcmctc.evaluators.openimages import evaluate  # noqa: E402
+HERE = Path(__file__).resolve().parent
+QPS = (27, 32, 37, 39)
 
 
-def main() -> None:
+def run_vcmctc(spec: dict, data: Path, sub: Path) -> list[float]:
+    from vcmctc.datasets.openimages import load_ground_truth, load_predictions
+    from vcmctc.evaluators.openimages import evaluate
+
+    masks = spec["masks"]
+    mask_csv = next(iter((data / spec["boxes"]).parent.glob("*masks*.csv")), None)
+    gt = load_ground_truth(data / spec["boxes"], data / spec["labels"],
+                           masks=mask_csv if masks else None)
+    out = []
+    for p in spec["points"]:
+        preds = load_predictions(sub / p["task_output"], gt, masks=masks)
+        out.append(100.0 * evaluate(gt, preds, masks=masks).map)
+    return out
+
+
+def child(side: str, root: Path, out: Path) -> None:
+    c0 = time.process_time()
+    spec = json.loads((root / "spec.json").read_text())
+    data, sub = root / "data", root / "sub"
+    if side == "reference":
+        from ref_ctc import oid_challenge
+
+        maps = oid_challenge(data / spec["boxes"], data / spec["labels"],
+                             [sub / p["task_output"] for p in spec["points"]])
+    else:
+        maps = run_vcmctc(spec, data, sub)
+    out.write_text(json.dumps({"maps": maps, "in_process_cpu": time.process_time() - c0}))
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=5000)
-    ap.add_argument("--classes", type=int, default=47)
-    ap.add_argument("--rates", type=int, default=6)
-    ap.add_argument("--fp-per-image", type=float, default=10.0)
-    ap.add_argument("--masks", action="store_true", help="instance masks (64x96 images)")
+    ap.add_argument("--masks", action="store_true", help="instance masks (no reference side)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.child:
+        child(args.child, args.root, args.out)
+        return 0
+    from ctc_data import oiv_set
+    from refenv import interleave, machine, print_times, reference_python, with_outputs
+
+    print(f"machine: {machine()}")
+    ref_python = None if args.masks else reference_python()
+    with tempfile.TemporaryDirectory(prefix="vcmctc_bench_oid_") as tmp:
+        root = Path(tmp)
         t0 = time.perf_counter()
-        sets = []
-        for r in range(args.rates):
-            # same GT (seed 0) for every rate point, other predictions
-            data = make_dataset(0, n_images=args.images, n_classes=args.classes,
-                                masks=args.masks, mask_size=(64, 96), gt_per_image=2.53,
-                                fp_per_image=args.fp_per_image, pred_seed=r)
-            sets.append((data, write_dataset(data, Path(tmp) / f"r{r}")))
-        print(f"generated {args.rates} synthetic rate points in {time.perf_counter() - t0:.1f} s")
-        paths0 = sets[0][1]
-        t = time.perf_counter()
-        gt = load_ground_truth(paths0["boxes"], paths0["labels"],
-                               masks=paths0.get("masks") if args.masks else None)
-        t_gt = time.perf_counter() - t
-        print(f"GT: {len(gt.images)} images, {gt.num_boxes} instances, {len(gt.classes)} classes;"
-              f" loaded in {t_gt:.2f} s")
-        total = 0.0
-        for r, (_, paths) in enumerate(sets):
-            t = time.perf_counter()
-            preds = load_predictions(paths["preds"], gt, masks=args.masks)
-            t_load = time.perf_counter() - t
-            res = evaluate(gt, preds, masks=args.masks)
-            t_all = time.perf_counter() - t
-            total += t_all
-            n_det = sum(len(p.scores) for p in preds.values())
-            print(f"rate point {r}: {n_det} detections, mAP {res.map * 100:.3f}; "
-                  f"load {t_load:.2f} s, load+evaluate {t_all:.2f} s")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"vcmctc total for {args.rates} rate points: {total + t_gt:.1f} s; peak RSS "
-          f"{peak:.0f} MiB (no reference evaluator installed: vcmctc time only)")
+        instances = round((15365 if args.masks else 12641) * args.images / 5000)
+        spec = oiv_set(np.random.default_rng(7), root / "data", root / "sub", "set", args.masks,
+                       instances, 47, args.images, QPS)
+        (root / "spec.json").write_text(json.dumps(spec))
+        n_pred = sum(sum(1 for _ in open(root / "sub" / p["task_output"])) - 1
+                     for p in spec["points"])
+        print(f"generated in {time.perf_counter() - t0:.0f} s: {args.images} images, {instances} "
+              f"GT {'instances with masks' if args.masks else 'boxes'}, {len(QPS)} rate points, "
+              f"{n_pred} predictions", flush=True)
+        sides = {}
+        if not args.masks:
+            sides["TF OD API challenge evaluator (numpy<2)"] = [
+                str(ref_python), __file__, "--child", "reference"]
+        sides["vcmctc library"] = [sys.executable, __file__, "--child", "vcmctc"]
+        outs = with_outputs(sides, root, "--root", str(root))
+        times = interleave(sides, args.repeats, log_dir=root)
+        results = {name: json.loads(path.read_text()) for name, path in outs.items()}
+    print_times(times, reference=next(iter(sides)))
+    ours = results["vcmctc library"]["maps"]
+    print("vcmctc mAP@0.5 per rate point: " + ", ".join(f"{m:.4f}" for m in ours))
+    if args.masks:
+        print("no reference: object-detection-0-1 has no instance-segmentation challenge "
+              "evaluator (vcmctc's time only)")
+        return 0
+    ref = results[next(iter(sides))]["maps"]
+    bad = [k for k, (a, b) in enumerate(zip(ours, ref)) if not abs(a - b) <= 1e-9 * max(1, abs(b))]
+    print("numbers identical (1e-9)" if not bad else
+          "MISMATCH: " + "; ".join(f"point {k}: vcmctc {ours[k]!r} reference {ref[k]!r}"
+                                   for k in bad))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(HERE))
+    sys.exit(main())

@@ -427,6 +427,67 @@ def test_bwrap_sandbox_allows_only_the_work_folder_and_no_network(tmp_path):
     assert not (outside / "evil.txt").exists()
 
 
+def test_terminate_all_stops_the_demo_codecs_own_ffmpeg():
+    """vcmctc's own programs (the demo's ffmpeg) stop with the submitted ones."""
+    from vcmctc.demo.vvc import _run_with_rusage, ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-hide_banner", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=25",
+           "-f", "null", "-"]              # an endless source: runs until it is stopped
+    got = []
+
+    def run():
+        try:
+            got.append(_run_with_rusage(cmd))
+        except Stopped:
+            got.append("stopped")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(1.0)
+    start = time.perf_counter()
+    try:
+        assert terminate_all() == 1
+        thread.join(10)
+        assert got == ["stopped"] and time.perf_counter() - start < 3
+        with pytest.raises(Stopped):       # and no new one starts
+            _run_with_rusage(cmd)
+    finally:
+        STOPPING.clear()
+
+
+def test_sigterm_stops_the_demo_and_its_encoders(tmp_path):
+    """SIGTERM to `vcmctc demo` while its VVC encodes run in two threads: exit 143 at once, one
+    line, no ffmpeg left (they are vcmctc's own programs, stopped like submitted ones)."""
+    real = __import__("vcmctc.demo.vvc", fromlist=["ffmpeg_exe"]).ffmpeg_exe()
+    pids = tmp_path / "pids"
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\necho $$ >> "{pids}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "VCMCTC_FFMPEG": str(wrapper),
+           "VCMCTC_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([sys.executable, "-m", "vcmctc", "demo", "--out", str(tmp_path / "d"),
+                             "-j", "2", "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+    def running() -> list[int]:
+        seen = [int(x) for x in pids.read_text().split()] if pids.exists() else []
+        return [p for p in seen if os.path.exists(f"/proc/{p}")
+                and b"zombie" not in open(f"/proc/{p}/status", "rb").read().lower()]
+
+    end = time.time() + 60
+    while time.time() < end and len(running()) < 2:
+        time.sleep(0.05)
+    encoders = running()
+    assert len(encoders) == 2, "the demo did not start two encodes within 60 s"
+    start = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert time.perf_counter() - start < 10
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert wait_dead(encoders)
+
+
 # --------------------------------------------------------------------------------------------
 # vcmctc's own programs (the demo's ffmpeg / VTM) are stopped like submitted ones
 
@@ -457,43 +518,6 @@ def test_registered_process_is_stopped_by_terminate_all(tmp_path):
         quick.wait(10)
     assert terminate_all() == 0
     STOPPING.clear()
-
-
-DEMO_DRIVER = """\
-    import signal, sys, threading
-    from concurrent.futures import ThreadPoolExecutor
-    from vcmctc.cli import _on_sigterm
-    from vcmctc.demo.vvc import _run_with_rusage
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    prog = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"]
-    def one(i):
-        return _run_with_rusage([*prog, f"{sys.argv[1]}/pid{i}"], feed=lambda fh: None)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(one, range(2)))
-    except KeyboardInterrupt:
-        sys.exit(143)
-    """
-
-
-def test_sigterm_stops_demo_ffmpeg_runs_of_every_thread(tmp_path):
-    """The demo's encoders run in a thread pool: SIGTERM stops them at once (the pool would
-    otherwise wait for them), through the CLI's handler, terminate_all and registered()."""
-    driver = tmp_path / "driver.py"
-    driver.write_text(textwrap.dedent(DEMO_DRIVER))
-    proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path)],
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    end = time.time() + 20
-    while time.time() < end and len(list(tmp_path.glob("pid*"))) < 2:
-        time.sleep(0.02)
-    time.sleep(0.1)
-    pids = [int(p.read_text()) for p in tmp_path.glob("pid*")]
-    assert len(pids) == 2
-    start = time.perf_counter()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 143
-    assert time.perf_counter() - start < 3
-    assert wait_dead(pids, 2)
 
 
 # --------------------------------------------------------------------------------------------

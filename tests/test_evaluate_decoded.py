@@ -150,7 +150,8 @@ def test_failing_points_do_not_stop_the_others(world, cli, tmp_path):
     seq = results["sequences"][0]
     assert seq["status"] == "no-anchor" and seq["bd_rate"] is None and seq["points_ok"] == 1
     assert "3 rate point(s) without a number" in " ".join(seq["warnings"])
-    # Failed steps are not cached: a fixed bitstream is decoded on the next run.
+    # Failed steps are sealed with their logs and reported again by the next run without
+    # running them (--retry-failed runs them); a fixed bitstream is a new step.
 
 
 def test_corrupt_task_output_is_a_point_failure(world, cli, tmp_path):

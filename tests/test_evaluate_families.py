@@ -314,14 +314,13 @@ with open(out, "w", newline="") as fh:
 """
 
 
-def test_openimages_family_outputs_and_decoded_levels(cli, tmp_path):
-    """An image set: the decoder runs once per image bitstream (here the bitstream is a PNG
-    that the shipped decoder copies), the task program once on the folder of decoded images;
-    numbers equal the task program run by hand on the same images and scored by
-    ``vcmctc score openimages``; bpp = total bits / total pixels."""
+def openimages_decoded_submission(tmp_path: Path, seed: int):
+    """An image set at the decoded level: 2 rate points of N_IMAGES PNG "bitstreams" that the
+    shipped decoder copies, the TASK program; returns (submission, data root, image ids,
+    edition, points)."""
     from PIL import Image
 
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     data, sub = tmp_path / "data", tmp_path / "sub"
     ids = oid_gt(data / "oid" / "Imgs", "img", rng)
     (sub / "bin").mkdir(parents=True)
@@ -347,6 +346,15 @@ def test_openimages_family_outputs_and_decoded_levels(cli, tmp_path):
     write_submission(sub, edition, {"Imgs": points},
                      f"decoder: {{argv: {json.dumps(decoder)}}}\n"
                      f"task: {{adapter: command, argv: {json.dumps(task)}}}")
+    return sub, data, ids, edition, points
+
+
+def test_openimages_family_outputs_and_decoded_levels(cli, tmp_path):
+    """An image set: the decoder runs once per image bitstream (here the bitstream is a PNG
+    that the shipped decoder copies), the task program once on the folder of decoded images;
+    numbers equal the task program run by hand on the same images and scored by
+    ``vcmctc score openimages``; bpp = total bits / total pixels."""
+    sub, data, ids, edition, points = openimages_decoded_submission(tmp_path, 3)
     res = evaluate(cli, sub, data, tmp_path / "out")
     import subprocess
 

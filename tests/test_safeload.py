@@ -183,6 +183,56 @@ def test_json_plain_documents_and_errors():
         loads_json('[1,\n 2, ]', source="<t>")
 
 
+def _walk_depth(data) -> int:
+    """Nesting depth by visiting every container (what the byte scan must equal)."""
+    if isinstance(data, dict):
+        return 1 + max((_walk_depth(v) for v in data.values()), default=0)
+    if isinstance(data, list):
+        return 1 + max((_walk_depth(v) for v in data), default=0)
+    return 0
+
+
+@pytest.mark.parametrize("text", [
+    '[]', '{}', '[[], {}]', '{"a": {"b": [1, {"c": []}]}}',
+    '{"[[[": "]]]", "x": ["{", "}", "[[[[[["]}',       # brackets inside strings
+    '{"a:b": "c:d", "e": [":", ""]}',                    # colons and empty strings
+    '[{"naïve": "日本[語]"}, ["€{"]]',                    # multi-byte UTF-8 around brackets
+    '[' * 100 + ']' * 100, '  \n [1, [2, [3]]]  \n', '"just a string"', '3.5',
+])
+def test_json_depth_from_bytes_equals_the_walk(text):
+    data = json.loads(text)
+    for form in (text, text.encode("utf-8"), bytearray(text.encode("utf-8"))):
+        depth = safeload._text_depth(form)
+        assert depth == _walk_depth(data), form
+        assert loads_json(form) == data
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a\\"[": ["\\"{{{"]}',            # escaped quotes: where strings end is unknown
+    b'["\\\\", [[]]]',                     # an escaped backslash
+    '[[1], {"a": []}]'.encode("utf-16"),  # not UTF-8
+    '[[1]]'.encode("utf-8-sig"),          # UTF-8 with a byte-order mark
+])
+def test_json_depth_falls_back_to_the_walk(raw):
+    assert safeload._text_depth(raw) is None
+    data = json.loads(raw)
+    depth = _walk_depth(data)
+    assert loads_json(raw, max_depth=depth) == data
+    with pytest.raises(UserError, match=f"JSON nested deeper than {depth - 1} levels"):
+        loads_json(raw, max_depth=depth - 1)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 7])
+def test_json_depth_limit_with_strings_of_brackets(depth):
+    # closing brackets inside strings must not hide real depth, nor opening ones add to it
+    text = '[' * depth + '"]]]]]]]]]]"' + ']' * depth
+    assert loads_json(text, max_depth=depth) == json.loads(text)
+    with pytest.raises(UserError, match=f"JSON nested deeper than {depth - 1} levels"):
+        loads_json(text, max_depth=depth - 1)
+    text = '[' * (depth - 1) + '"[[[[[[[[[[[[[[[[[[[[[[[["' + ']' * (depth - 1)
+    assert loads_json(text, max_depth=depth - 1) == json.loads(text)
+
+
 # ---------------------------------------------------------------------------------------------
 # editions: parsed once per process
 

@@ -33,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 from vcmctc.errors import UserError, one_line
 from vcmctc.media.yuv import YuvFormat
@@ -512,12 +512,13 @@ def terminate_all() -> int:
 
 
 @contextlib.contextmanager
-def registered(proc: subprocess.Popen):
+def registered(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
     """Let :func:`terminate_all` (Ctrl-C, SIGTERM) stop ``proc``, a program vcmctc starts
-    itself (the demo's ffmpeg and VTM), while the block runs. The block must not reap ``proc``
-    (wait in it with ``os.waitid(..., WEXITED | WNOWAIT)``, reap after it: a reaped pid may be
-    reused by another process, which must never get the signal). At the end of the block :class:`Stopped` is raised if it
-    was stopped; a program registered while vcmctc is stopping is stopped at once."""
+    itself (the demo's ffmpeg and VTM), like a submitted one, while the block runs. The block
+    must not reap ``proc`` (wait in it with ``os.waitid(..., WEXITED | WNOWAIT)`` and reap after
+    it: a reaped pid may be reused by another process, which must never get the signal). At
+    the end of the block :class:`Stopped` is raised if it was stopped; a program registered
+    while vcmctc is stopping is stopped at once."""
     with _LIVE_LOCK:
         _LIVE.add(proc)
         if STOPPING.is_set():
@@ -535,6 +536,20 @@ def registered(proc: subprocess.Popen):
             _SIGNALLED.discard(proc)
     if stopped:
         raise Stopped()
+
+
+def contained_map(fn, items, jobs: int) -> list:
+    """``list(map(fn, items))`` on ``jobs`` threads. Ctrl-C or SIGTERM (raised in this, the
+    waiting thread) stops the programs the threads run at once, rather than waiting for
+    them as leaving a thread pool does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        try:
+            return list(pool.map(fn, items))
+        except KeyboardInterrupt:
+            terminate_all()
+            raise
 
 
 def _maxrss_mb(ru_maxrss: int) -> float:

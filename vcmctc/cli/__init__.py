@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
@@ -108,16 +108,21 @@ def interrupted_by() -> str | None:
     return _SIGNALLED[-1] if _SIGNALLED else None
 
 
-def _on_sigterm(signum, frame) -> None:
-    _SIGNALLED.append("SIGTERM")
-    _on_sigint(signum, frame)   # stopped like Ctrl-C: programs killed, finished steps kept
-
-
-def _on_sigint(signum, frame) -> None:
+def exit_stopped() -> NoReturn:
+    """After Ctrl-C or SIGTERM: stop every program still running (in any thread), say so, and
+    exit 130 (Ctrl-C) or 143 (SIGTERM). Finished steps stay cached."""
     from vcmctc.runner import terminate_all
 
-    terminate_all()   # every program of every thread stops now (a pool waits for its threads)
-    raise KeyboardInterrupt
+    terminate_all()
+    signame = interrupted_by()
+    typer.echo(f"vcmctc: {'stopped by ' + signame if signame else 'interrupted'}; finished "
+               "steps are cached, run the same command again to resume", err=True)
+    raise typer.Exit(143 if signame == "SIGTERM" else 130)
+
+
+def _on_sigterm(signum, frame) -> None:
+    _SIGNALLED.append("SIGTERM")
+    raise KeyboardInterrupt   # stopped like Ctrl-C: programs killed, finished steps kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,11 +135,9 @@ def main(argv: list[str] | None = None) -> int:
 
     _SIGNALLED.clear()
     STOPPING.clear()   # an earlier command in this process may have been stopped
-    previous = {}
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _on_sigint)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app(args=argv, prog_name="vcmctc")
     except SystemExit as exc:  # normal end of a command, usage errors (2), typer.Exit(code)
@@ -147,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         code = 0
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _log_only(logging.DEBUG, f"exit code {code}")
     return code
 

@@ -37,18 +37,25 @@ def demo(
 
     started = time.perf_counter()
     say = None if quiet else (lambda line: print(f"demo: {line}", file=sys.stderr, flush=True))
-    if track == DemoTrack.fcm:
-        from vcmctc.demo.fcm import run_fcm_demo
+    try:
+        if track == DemoTrack.fcm:
+            from vcmctc.demo.fcm import run_fcm_demo
 
-        results, path, reports = run_fcm_demo(out or Path("vcmctc-demo-fcm"), jobs, say=say,
+            results, path, reports = run_fcm_demo(out or Path("vcmctc-demo-fcm"), jobs,
+                                                  say=say, progress=say)
+        else:
+            from vcmctc.demo.run import run_demo
+
+            results, path, reports = run_demo(out or Path("vcmctc-demo"), jobs, say=say,
                                               progress=say)
+    except KeyboardInterrupt:
+        from vcmctc.cli import exit_stopped
+
+        exit_stopped()
+    if track == DemoTrack.fcm:
         typer.echo(f"Feature coding: level-a coding with restoration vs the feature anchor, "
                    f"edition {results.edition['id']} ({results.edition['title']})\n")
     else:
-        from vcmctc.demo.run import run_demo
-
-        results, path, reports = run_demo(out or Path("vcmctc-demo"), jobs, say=say,
-                                          progress=say)
         typer.echo(f"Multi-task foreground coding vs the VVC anchor, edition ctc-demo "
                    f"({results.edition['title']})\n")
     typer.echo(summary_table(results))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -37,6 +38,27 @@ class Sandbox(str, enum.Enum):
 class Timing(str, enum.Enum):
     parallel = "parallel"
     isolated = "isolated"
+
+
+class Executor(str, enum.Enum):
+    local = "local"
+    dask = "dask"
+
+
+class KeepDecoded(str, enum.Enum):
+    never = "never"
+    failed = "failed"
+    always = "always"
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
 
 
 def print_findings(findings, fmt: OutputFormat = OutputFormat.text) -> None:
@@ -101,7 +123,8 @@ def evaluate_cmd(
     data_root: Optional[Path] = typer.Option(None, help="Root of the ground-truth data sets."),
     out: Optional[Path] = typer.Option(None, help="Output folder, outside the submission "
                                        "(default: ./vcmctc-out/NAME of the submission folder)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Rate points processed in parallel."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Steps run in parallel (local), or "
+                             "worker processes of a local Dask cluster."),
     level: Level = typer.Option(Level.best, help="Evidence level to use for every point."),
     allow_incomplete: bool = typer.Option(False, help="Evaluate even if sequences or points are missing."),
     timing: Timing = typer.Option(Timing.parallel, help="isolated: decoders one at a time, for comparable times."),
@@ -117,13 +140,32 @@ def evaluate_cmd(
     no_anchor: bool = typer.Option(False, "--no-anchor", help="Evaluate without an anchor: no "
                                    "BD-rates (without it, a row left without a BD-rate makes "
                                    "the command exit 1)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     fmt: EvaluateFormat = typer.Option(EvaluateFormat.text, "--format", "-f",
                                        help="text: the summary table; json: a machine-readable "
                                             "summary on stdout (progress stays on stderr)."),
+    executor: Executor = typer.Option(Executor.local, help="Where steps run: local threads, or "
+                                      "a Dask cluster (pip install 'vcmctc[dask]')."),
+    scheduler: Optional[str] = typer.Option(None, help="Dask: address of a running scheduler "
+                                            "(tcp://HOST:PORT); default: a local cluster of "
+                                            "--jobs worker processes."),
+    cluster: Optional[Path] = typer.Option(None, help="Dask: a cluster file (Slurm, PBS, SGE, "
+                                           "LSF through dask-jobqueue; docs/scaleout.md)."),
+    shard: Optional[str] = typer.Option(None, help="K/N: make only the K-th of N shares of the "
+                                        "steps, into the cache (a final run without --shard "
+                                        "assembles them)."),
+    keep_decoded: KeepDecoded = typer.Option(KeepDecoded.failed, help="Decoded outputs kept: "
+                                             "never, failed (those of points whose task network "
+                                             "or scoring failed), always."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run again the steps an "
+                                      "earlier run recorded as failed."),
+    chunk_size: int = typer.Option(50, min=1, help="Images per decode step of an image set."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan of the work "
+                                 "(vcmctc plan) and run nothing."),
 ) -> None:
     """Evaluate a submission: validate, decode, task network, score, rate, BD-rate -> results.json."""
     from vcmctc.cli import log
+    from vcmctc.execution.graph import parse_shard
     from vcmctc.submission.pipeline import Options, ValidationFailed, evaluate
 
     def progress(line: str) -> None:
@@ -134,8 +176,16 @@ def evaluate_cmd(
     opts = Options(out=out, data_root=data_root, jobs=jobs, level=level.value,
                    allow_incomplete=allow_incomplete, timing=timing.value, coco_backend=backend,
                    use_cache=not no_cache, use_anchor=not no_anchor, progress=progress,
-                   sandbox=sandbox.value, pass_env=tuple(pass_env))
+                   live=sys.stderr.isatty() and fmt is not EvaluateFormat.json,
+                   sandbox=sandbox.value, pass_env=tuple(pass_env),
+                   executor=executor.value, scheduler=scheduler, cluster=cluster,
+                   shard=parse_shard(shard), keep_decoded=keep_decoded.value,
+                   retry_failed=retry_failed, chunk_size=chunk_size)
     try:
+        if dry_run:
+            show_plan(folder, opts, costs={}, sample=0, workers=jobs, gpus=None,
+                      cluster=cluster)
+            return
         results, path = evaluate(folder, opts)
     except ValidationFailed as exc:
         print_findings(exc.plan.findings)
@@ -145,18 +195,21 @@ def evaluate_cmd(
         typer.echo(f"vcmctc: {n} validation error(s); nothing evaluated{hint}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
-        from vcmctc.cli import interrupted_by
-        from vcmctc.runner import terminate_all
+        from vcmctc.cli import exit_stopped
 
-        terminate_all()
-        signame = interrupted_by()
-        typer.echo(f"vcmctc: {'stopped by ' + signame if signame else 'interrupted'}; finished "
-                   "steps are cached, run the same command again to resume", err=True)
-        raise typer.Exit(143 if signame == "SIGTERM" else 130)
+        exit_stopped()
     except OSError as exc:   # a full, read-only or vanished disk: one line, work kept
         where = exc.filename or "the output folder"
         raise UserError(f"cannot write {where}: {exc.strerror or exc}; finished steps are kept "
                         "in the cache: fix the disk and run the same command again") from None
+    if results is None:      # a shard
+        run = json.loads(path.read_text())
+        typer.echo(f"shard {run['shard']}: {run['steps']} step(s), {run['cached_steps']} "
+                   f"cached, {run['failed_steps']} failed; record {path}")
+        typer.echo(disk_line(run))
+        if run["failed_steps"]:
+            raise typer.Exit(1)
+        return
     if fmt is EvaluateFormat.json:
         from vcmctc.cli._common import evaluation_summary
 
@@ -164,6 +217,7 @@ def evaluate_cmd(
     else:
         typer.echo(summary_table(results))
         typer.echo(f"\nresults: {path}\nsignature: {results.signature['line']}")
+        typer.echo(disk_line(results.run))
     failed = [p for p in results.points if p.status != "ok"]
     if failed:
         typer.echo(f"vcmctc: {len(failed)} rate point(s) failed: "
@@ -183,6 +237,89 @@ def evaluate_cmd(
             raise typer.Exit(1)
     if failed:
         raise typer.Exit(1)
+
+
+def disk_line(run: dict) -> str:
+    disk = run.get("disk") or {}
+    return (f"disk: the cache holds {size(disk.get('cache_bytes'))}; decoded outputs deleted "
+            f"after use: {size(disk.get('decoded_deleted_bytes'))} (--keep-decoded "
+            f"{disk.get('keep_decoded')})")
+
+
+@app.command("plan")
+def plan_cmd(
+    folder: Path = typer.Argument(..., help="Submission folder (with submission.yaml)."),
+    data_root: Optional[Path] = typer.Option(None, help="Root of the ground-truth data sets."),
+    out: Optional[Path] = typer.Option(None, help="Output folder of the run (what its cache "
+                                       "holds is not counted as work)."),
+    level: Level = typer.Option(Level.best, help="Evidence level to use for every point."),
+    allow_incomplete: bool = typer.Option(False, help="Plan even if sequences or points are missing."),
+    cost: list[str] = typer.Option([], "--cost", help="STAGE=SECONDS per frame (decode, task, "
+                                   "measure); repeatable."),
+    sample: int = typer.Option(0, min=0, help="Measure the costs by running the steps of this "
+                               "many points (into the cache)."),
+    workers: int = typer.Option(1, min=1, help="Workers the wall time is estimated for."),
+    gpus: Optional[int] = typer.Option(None, min=1, help="GPUs (task networks at once; "
+                                       "default: --workers)."),
+    cluster: Optional[Path] = typer.Option(None, help="A cluster file: print its job scripts."),
+    chunk_size: int = typer.Option(50, min=1, help="Images per decode step of an image set."),
+    fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
+                                     help="text: the plan as tables; json: machine-readable."),
+) -> None:
+    """The work of an evaluation before it runs: steps, frames and pixels per stage, what the
+    cache holds, expected GPU-hours and wall time on N workers."""
+    from vcmctc.execution.estimate import parse_costs
+    from vcmctc.submission.pipeline import Options, ValidationFailed
+
+    opts = Options(out=out, data_root=data_root, level=level.value,
+                   allow_incomplete=allow_incomplete, chunk_size=chunk_size)
+    try:
+        show_plan(folder, opts, costs=parse_costs(cost), sample=sample, workers=workers,
+                  gpus=gpus, cluster=cluster, fmt=fmt)
+    except ValidationFailed as exc:
+        print_findings(exc.plan.findings)
+        typer.echo(f"vcmctc: {len(exc.plan.errors(allow_incomplete))} validation error(s)",
+                   err=True)
+        raise typer.Exit(1)
+
+
+def show_plan(folder: Path, opts, *, costs, sample, workers, gpus, cluster,
+              fmt: OutputFormat = OutputFormat.text) -> None:
+    from vcmctc.execution.estimate import describe
+    from vcmctc.progress import clock
+
+    plan = describe(folder, opts, costs=costs, sample=sample, workers=workers, gpus=gpus)
+    scripts = None
+    if cluster is not None:
+        from vcmctc.execution.cluster import load_cluster
+
+        scripts = load_cluster(cluster).job_scripts()
+    if fmt is OutputFormat.json:
+        print_json({**plan, "job_scripts": scripts})
+        return
+    est, per_frame = plan["estimate"], plan["cost_per_frame_s"] or {}
+    typer.echo(f"{plan['submission']}: {plan['points']} rate point(s) of {plan['sequences']} "
+               f"sequence(s), edition {plan['edition']}; evidence "
+               + ", ".join(f"{k} {v}" for k, v in plan["evidence"].items()))
+    rows = [[stage, t["steps"], t["cached"], t["failed"], t["frames"], t["pixels"],
+             per_frame.get(stage), est["hours"][stage]]
+            for stage, t in plan["stages"].items()]
+    typer.echo(render(["stage", "steps", "cached", "failed", "frames", "pixels", "s/frame",
+                       "hours left"], rows, digits=4,
+                      right=["steps", "cached", "failed", "frames", "pixels", "s/frame",
+                             "hours left"]))
+    if plan["chunks"]:
+        typer.echo(f"image sets decode in {plan['chunks']} chunk step(s) of up to "
+                   f"{plan['chunk_size']} images")
+    if plan["cost_source"]:
+        typer.echo(f"costs {plan['cost_source']}: GPU-hours {est['gpu_hours']:.3f}, CPU-hours "
+                   f"{est['cpu_hours']:.3f}; wall time on {est['workers']} worker(s) and "
+                   f"{est['gpus']} GPU(s): about {clock(est['wall_s'])}")
+    else:
+        typer.echo("no costs: give --cost STAGE=SECONDS (per frame) or --sample N for the "
+                   "expected GPU-hours and wall time")
+    for name, script in (scripts or {}).items():
+        typer.echo(f"\njob script ({name}):\n{script}")
 
 
 def summary_table(results) -> str:

@@ -245,6 +245,43 @@ def parse_mot_text(text: str, source: str = "<memory>", *,
     return _table_from_array(out, np.asarray(lines, dtype=np.int64), source, ground_truth)
 
 
+def check_output_lines(path: Path, lo: int, hi: int) -> str | None:
+    """The light check of a tracker output (see :meth:`TrackingFamily.check_output`): None when
+    every non-blank line has a numeric, integral first field (the frame) in ``lo..hi`` and at
+    least 6 comma-separated fields, else the problem of the first line that has not.
+
+    A plain comma-separated file is read in one C-level parse (:func:`_csv_parse`); anything
+    else, and every file with a problem, is checked line by line for the exact message."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    parsed = _csv_parse(text) if text else None
+    if parsed is not None:
+        frame = parsed[0][:, 0]
+        if ((frame == np.floor(frame)) & (frame >= lo) & (frame <= hi)).all():
+            return None
+    return _check_lines(path, lo, hi)
+
+
+def _check_lines(path: Path, lo: int, hi: int) -> str | None:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            fields = line.split(",")
+            try:
+                frame = float(fields[0])
+            except ValueError:
+                return f"{path.name}:{lineno}: frame {fields[0].strip()!r} is not a number"
+            if len(fields) < 6:
+                return f"{path.name}:{lineno}: expected at least 6 comma-separated fields"
+            if not (np.isfinite(frame) and frame == int(frame) and lo <= frame <= hi):
+                return (f"{path.name}:{lineno}: frame {fields[0].strip()} is outside the "
+                        f"frames {lo}..{hi} of this sequence")
+    return None
+
+
 def check_frames(table: MotTable, first_frame: int, seq_length: int | None = None) -> None:
     """Raise a UserError unless every frame lies in ``[first_frame, first_frame + seq_length)``."""
     last = None if seq_length is None else first_frame + seq_length - 1

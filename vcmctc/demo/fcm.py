@@ -24,12 +24,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 from vcmctc import __version__
 from vcmctc.demo.run import Demo
+from vcmctc.runner import contained_map
 from vcmctc.submission.cache import atomic_write_text
 
 EDITION = "ctc-demo-fcm"
@@ -134,11 +134,10 @@ class FcmDemo(Demo):
         return path
 
     def encode_all(self) -> None:
-        with ThreadPoolExecutor(self.jobs) as pool:
-            list(pool.map(self.part1, self.ed.sequences.values()))
-            jobs = [(seq, qp, codec) for seq in self.ed.sequences.values()
-                    for codec in self.folders for qp in self.qps(seq, codec)]
-            list(pool.map(lambda job: self._encode(*job), jobs))
+        contained_map(self.part1, self.ed.sequences.values(), self.jobs)
+        jobs = [(seq, qp, codec) for seq in self.ed.sequences.values()
+                for codec in self.folders for qp in self.qps(seq, codec)]
+        contained_map(lambda job: self._encode(*job), jobs, self.jobs)
 
     def qps(self, seq, codec: str) -> list[int]:
         offset = SUBMISSION_QP_OFFSET if codec == "submission" else 0

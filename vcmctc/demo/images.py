@@ -410,7 +410,7 @@ def encode_image_set(images_dir: str | os.PathLike, qp: int, out_dir: str | os.P
     Returns ``images`` (ImageID -> info, in name order) and the set's ``bits``, ``pixels``,
     ``bpp`` (total bits / total pixels) and ``enc_time_s`` (sum over the images).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from vcmctc.runner import contained_map
 
     files = sorted(Path(images_dir).glob("*.png"))
     if not files:
@@ -420,8 +420,7 @@ def encode_image_set(images_dir: str | os.PathLike, qp: int, out_dir: str | os.P
     def one(path: Path) -> dict:
         return encode_image(path, qp, out_dir / f"{path.stem}.266", foreground)
 
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        infos = dict(zip((p.stem for p in files), pool.map(one, files)))
+    infos = dict(zip((p.stem for p in files), contained_map(one, files, jobs)))
     bits = 8 * sum(i["bitstream_bytes"] for i in infos.values())
     pixels = sum(i["pixels"] for i in infos.values())
     return {"images": infos, "bits": bits, "pixels": pixels, "bpp": bits / pixels,

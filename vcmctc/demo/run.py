@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 from vcmctc import __version__
+from vcmctc.runner import contained_map
 from vcmctc.submission.cache import atomic_write_text
 
 EDITION = "ctc-demo"
@@ -129,8 +129,7 @@ class Demo:
         for seq in self.ed.sequences.values():
             for qp in self.ed.qps(seq):
                 jobs.append((seq, qp))
-        with ThreadPoolExecutor(self.jobs) as pool:
-            list(pool.map(lambda job: self._encode(*job), jobs))
+        contained_map(lambda job: self._encode(*job), jobs, self.jobs)
 
     def _encode_images(self, seq, qp: int) -> None:
         """Each image VVC-intra coded alone (anchor), or its detected objects on black

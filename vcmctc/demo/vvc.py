@@ -93,8 +93,10 @@ def _run_with_rusage(cmd: list[str], feed=None, read=None) -> tuple[int, float, 
     Returns (exit code, wall s, child CPU s (NaN where unknown), stderr text). stderr goes to a temporary file so
     a chatty encoder can never block on a full pipe.
     """
-    from vcmctc.runner import registered
+    from vcmctc.runner import STOPPING, Stopped, registered
 
+    if STOPPING.is_set():
+        raise Stopped()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
@@ -128,6 +130,8 @@ def _run_with_rusage(cmd: list[str], feed=None, read=None) -> tuple[int, float, 
         else:
             proc.wait()
             cpu = float("nan")
+        if STOPPING.is_set():      # stopped by terminate_all: not a failure of the program
+            raise Stopped()
         wall = time.perf_counter() - start
         err.seek(0)
         log = err.read().decode("utf-8", "replace")

@@ -42,6 +42,12 @@ def trackeval_iou_matrix(g: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=inter)
 
 
+def _distinct(index: np.ndarray) -> bool:
+    """No value twice in ``index`` (a few row or column numbers of one frame)."""
+    values = index.tolist()
+    return len(set(values)) == len(values)
+
+
 def empty_sums() -> dict[str, np.ndarray]:
     n = len(HOTA_ALPHAS)
     return {f: np.zeros(n, np.int64) if f in ("tp", "fn", "fp") else np.zeros(n)
@@ -89,12 +95,10 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     m_g, m_t, m_sim = [], [], []
     for g, t, sim in frames:
         score = alignment[g[:, None], t[None, :]] * sim
-        positive = score > 0
-        if positive.sum(0).max() <= 1 and positive.sum(1).max() <= 1:
-            # Each positive pair is alone in its row and column, so every optimal matching
-            # contains all of them; the other matched pairs have similarity 0 and never count.
-            rows, cols = np.nonzero(positive)
-        else:
+        rows, cols = np.nonzero(score > 0)
+        # When each positive pair is alone in its row and column, every optimal matching
+        # contains all of them; the other matched pairs have similarity 0 and never count.
+        if not _distinct(rows) or not _distinct(cols):
             rows, cols = linear_sum_assignment(-score)
         m_g.append(g[rows])
         m_t.append(t[cols])

@@ -139,9 +139,10 @@ def _assign(costs: np.ndarray, solve: Callable) -> list[tuple[int, int]]:
     so they are returned, in row order as every solver lists them, without calling the solver.
     """
     valid = np.isfinite(costs)
-    if valid.sum(0).max(initial=0) <= 1 and valid.sum(1).max(initial=0) <= 1:
-        rows, cols = np.nonzero(valid)
-        return list(zip(rows.tolist(), cols.tolist()))
+    rows, cols = np.nonzero(valid)
+    rows, cols = rows.tolist(), cols.tolist()
+    if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
+        return list(zip(rows, cols))
     rows, cols = solve(_expensive_edges(costs))
     rows = np.asarray(rows).astype(int)
     cols = np.asarray(cols).astype(int)

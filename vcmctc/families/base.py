@@ -19,7 +19,9 @@ family to know the metric ids.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,14 +173,51 @@ def frame_range(seq: "Sequence") -> tuple[int, int]:
 
 
 def read_output_json(path: Path) -> tuple[Any, str | None]:
-    """(data, None) for a readable JSON task output, else (None, a one-line problem)."""
-    from vcmctc.datasets.coco import read_json
+    """(data, None) for a readable JSON task output, else (None, a one-line problem).
 
+    The parsed data is kept for :func:`take_output_json` (see there): do not modify it."""
     if not path.is_file():
         return None, f"{path.name} was not written"
     if path.stat().st_size == 0:
         return None, f"{path.name} is empty"
     try:
-        return read_json(path), None
+        return _output_json(path, take=False), None
     except UserError as exc:   # name the file, not where it lies (results carry no local paths)
         return None, str(exc).replace(str(path), path.name, 1)
+
+
+def take_output_json(path: Path) -> Any:
+    """The parsed JSON task output at ``path`` (errors are UserErrors naming the file).
+
+    A run checks a task output (:meth:`Family.check_output`, which parses it with
+    :func:`read_output_json`) right before measuring it: the measure takes that parse instead
+    of parsing the file again when the file's bytes are the same (same SHA-256), and the entry
+    is dropped, so the caller may modify what it gets."""
+    return _output_json(path, take=True)
+
+
+_RECENT_MAX = 4           # parsed outputs kept (a check is followed by its measure)
+_recent: "dict[tuple[str, bytes], Any]" = {}
+_recent_lock = threading.Lock()
+
+
+def _output_json(path: Path, *, take: bool) -> Any:
+    from vcmctc.safeload import JSON_MAX_BYTES, loads_json, read_bytes
+
+    raw = read_bytes(path, JSON_MAX_BYTES, what="JSON file")
+    key = (str(path), hashlib.sha256(raw).digest())
+    with _recent_lock:
+        data = _recent.pop(key, _MISSING)
+        if data is not _MISSING and not take:
+            _recent[key] = data        # most recent last
+    if data is _MISSING:
+        data = loads_json(raw, source=path)
+        if not take:
+            with _recent_lock:
+                _recent[key] = data
+                while len(_recent) > _RECENT_MAX:
+                    del _recent[next(iter(_recent))]
+    return data
+
+
+_MISSING = object()

@@ -98,9 +98,11 @@ class CocoFamily(Family):
         return None
 
     def read_output(self, seq: "Sequence", gt: GroundTruth, output: Path) -> list[dict]:
-        from vcmctc.datasets.coco import load_coco_results
+        from vcmctc.datasets.coco import validate_coco_results
+        from vcmctc.families.base import take_output_json
 
-        return load_coco_results(output, gt.data, iou_type=self.iou_type(seq))
+        return validate_coco_results(take_output_json(output), gt.data, source=output,
+                                     iou_type=self.iou_type(seq))
 
     def measure(self, seq: "Sequence", gt: GroundTruth, output: Path) -> Measurement:
         from vcmctc.evaluators.coco import coco_finalize, coco_state, evaluate_coco

@@ -67,22 +67,9 @@ class TrackingFamily(Family):
             return f"{path.name} was not written"
         if path.stat().st_size == 0:
             return f"{path.name} is empty"
-        lo, hi = frame_range(seq)
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                fields = line.split(",")
-                try:
-                    frame = float(fields[0])
-                except ValueError:
-                    return f"{path.name}:{lineno}: frame {fields[0].strip()!r} is not a number"
-                if len(fields) < 6:
-                    return f"{path.name}:{lineno}: expected at least 6 comma-separated fields"
-                if not (frame == int(frame) and lo <= frame <= hi):
-                    return (f"{path.name}:{lineno}: frame {fields[0].strip()} is outside the "
-                            f"frames {lo}..{hi} of this sequence")
-        return None
+        from vcmctc.datasets.mot import check_output_lines
+
+        return check_output_lines(path, *frame_range(seq))
 
     def measure(self, seq: "Sequence", gt: GroundTruth, output: Path) -> Measurement:
         from vcmctc.datasets.mot import read_mot_txt

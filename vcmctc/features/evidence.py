@@ -62,6 +62,7 @@ def _finish(work: Path, layout: Layout, parts, key: str, rec: dict, rel: Callabl
     info["conformance"] = rel(work / CONFORMANCE_NAME)
     info["conformance_sha256"] = hashlib.sha256(text.encode()).hexdigest()
     rec["features"] = info
+    rec["keep"] = [CONFORMANCE_NAME]     # evidence: stays when the decoded features are pruned
     return rec
 
 

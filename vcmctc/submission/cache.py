@@ -2,9 +2,18 @@
 
 A step's key is the hash of everything that determines its result (input digests, program
 digests, settings, tool versions). Its folder ``<root>/<stage>/<key[:2]>/<key>/`` holds the
-step's files and, written last and atomically, ``done.json``: a step without ``done.json`` never
-happened, so an interrupted run leaves nothing half-done and the next run redoes only what is
-missing.
+step's files and ``done.json``: a step without ``done.json`` never happened, so an interrupted
+run leaves nothing half-done and the next run redoes only what is missing.
+
+Each attempt at a step works in a private folder (:meth:`Cache.workdir`) that is renamed into
+place, with its ``done.json``, when the step is sealed (:meth:`Cache.put`): several processes
+or machines sharing one cache (Dask workers, shards of a Slurm job array) may run the same step
+at once, or a worker may be killed in the middle of one, without any of them seeing a folder
+half-written or another's files. The first complete result stays; a later attempt finding it
+discards its own. A step that failed is sealed the same way with ``failed.json`` instead (its
+logs kept), so a run that assembles what others computed does not run it again; a success
+always replaces a failure. A step whose output files were deleted on purpose (the disk budget,
+:meth:`Cache.prune`) keeps a valid record naming them (size, SHA-256), marked ``pruned``.
 
 ``done.json`` is signed with an HMAC-SHA256 keyed by a secret of the user (``cache-key`` in
 :func:`vcmctc.paths.user_home`, made on first use with mode 0600, or ``$VCMCTC_CACHE_KEY`` for
@@ -16,6 +25,8 @@ copied cache stays valid, and a file that changed size is not trusted.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import hmac
 import json
@@ -23,8 +34,9 @@ import os
 import shutil
 import tempfile
 import threading
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 KEY_NAME = "cache-key"
 
@@ -119,14 +131,6 @@ class Cache:
         self.root = Path(root)
         self.enabled = enabled
         self.secret = cache_secret() if secret is None else secret
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._locks_lock = threading.Lock()
-
-    def lock(self, stage: str, key: str) -> threading.Lock:
-        """The lock of one step: two points whose step has the same key (identical inputs) run
-        it once, the second reading what the first wrote."""
-        with self._locks_lock:
-            return self._locks.setdefault((stage, key), threading.Lock())
 
     def folder(self, stage: str, key: str) -> Path:
         return self.root / stage / key[:2] / key
@@ -135,18 +139,28 @@ class Cache:
         body = json.dumps([stage, key, record], sort_keys=True, separators=(",", ":"))
         return hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()
 
-    def get(self, stage: str, key: str) -> dict | None:
-        """The record of a finished step, or None if there is none vcmctc can trust."""
-        if not self.enabled:
-            return None
-        folder = self.folder(stage, key)
+    def _read(self, stage: str, key: str, name: str) -> dict | None:
         try:
-            done = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+            done = json.loads((self.folder(stage, key) / name).read_text(encoding="utf-8"))
             record, mac = done["record"], done["mac"]
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._mac(stage, key, record)):
+        sign_as = stage if name == "done.json" else f"failed:{stage}"
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._mac(sign_as, key, record)):
             return None
+        return record
+
+    def get(self, stage: str, key: str) -> dict | None:
+        """The record of a finished step, or None if there is none vcmctc can trust. A record
+        whose files were pruned on purpose is returned (with ``pruned``: true) without them."""
+        if not self.enabled:
+            return None
+        record = self._read(stage, key, "done.json")
+        if record is None:
+            return None
+        if record.get("pruned"):
+            return record
+        folder = self.folder(stage, key)
         for entry in record.get("files", []):
             path = folder / entry["name"]
             try:
@@ -156,26 +170,126 @@ class Cache:
                 return None
         return record
 
-    def workdir(self, stage: str, key: str) -> Path:
-        """A clean folder for the step's files (anything left by an interrupted try is removed)."""
-        folder = self.folder(stage, key)
-        if folder.exists() or folder.is_symlink():
-            if folder.is_symlink() or not folder.is_dir():
-                folder.unlink()
-            else:
-                shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        return folder
+    def get_failed(self, stage: str, key: str) -> dict | None:
+        """The record of a step that failed (sealed by :meth:`put_failed`), if any."""
+        if not self.enabled or self.get(stage, key) is not None:
+            return None
+        return self._read(stage, key, "failed.json")
 
-    def put(self, stage: str, key: str, record: dict, files: tuple[str, ...] = ()) -> dict:
-        """Seal a step: ``files`` (names in its folder) are recorded with size and SHA-256."""
-        folder = self.folder(stage, key)
-        record = {**record, "files": [
-            {"name": name, "size": (folder / name).stat().st_size,
-             "sha256": file_sha256(folder / name)} for name in files]}
-        done = {"record": record, "mac": self._mac(stage, key, record)}
-        atomic_write_text(folder / "done.json", json.dumps(done, indent=1))
-        return record
+    def workdir(self, stage: str, key: str) -> Path:
+        """A new private folder for one attempt at the step, beside where the step's folder
+        goes; :meth:`put` or :meth:`put_failed` moves it into place."""
+        parent = self.folder(stage, key).parent
+        parent.mkdir(parents=True, exist_ok=True)
+        work = parent / f".{key}.{uuid.uuid4().hex[:12]}.tmp"
+        work.mkdir()
+        return work
+
+    def put(self, stage: str, key: str, record: dict, files: tuple[str, ...] = (),
+            work: Path | None = None) -> dict:
+        """Seal a step: ``files`` (names in its work folder) are recorded with size and SHA-256,
+        and the work folder becomes the step's folder. Returns the record in place: this one, or
+        that of another process that sealed the same step first."""
+        work = self.folder(stage, key) if work is None else Path(work)
+        record = {**_relocate(record, work.name, key), "files": [
+            {"name": name, "size": (work / name).stat().st_size,
+             "sha256": file_sha256(work / name)} for name in files]}
+        self._seal(work, "done.json", stage, key, record)
+        if work == self.folder(stage, key):
+            return record
+        other = self._publish(stage, key, work, keep=lambda: self._complete(stage, key))
+        return record if other is None else other
+
+    def put_failed(self, stage: str, key: str, record: dict, work: Path) -> dict:
+        """Seal a failed attempt (its logs stay in the step's folder). Returns the record in
+        place: a success sealed by another process wins over this failure."""
+        record = _relocate(record, Path(work).name, key)
+        self._seal(Path(work), "failed.json", f"failed:{stage}", key, record)
+        other = self._publish(stage, key, Path(work), keep=lambda: self.get(stage, key))
+        return record if other is None else other
+
+    def _complete(self, stage: str, key: str) -> dict | None:
+        record = self.get(stage, key)
+        return None if record is None or record.get("pruned") else record
+
+    def _seal(self, work: Path, name: str, sign_as: str, key: str, record: dict) -> None:
+        done = {"record": record, "mac": self._mac(sign_as, key, record)}
+        atomic_write_text(work / name, json.dumps(done, indent=1))
+
+    def _publish(self, stage: str, key: str, work: Path,
+                 keep: Callable[[], dict | None]) -> dict | None:
+        """Rename ``work`` to the step's folder. If a folder is there already, ``keep()`` says
+        whether it stays (its record is returned and ``work`` deleted) or is replaced (None)."""
+        final = self.folder(stage, key)
+        for _ in range(100):
+            try:
+                os.rename(work, final)
+                return None
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
+                    raise
+            with self.lock(stage, key):
+                existing = keep()
+                if existing is not None:
+                    shutil.rmtree(work, ignore_errors=True)
+                    return existing
+                trash = final.with_name(f".{key}.{uuid.uuid4().hex[:12]}.old")
+                try:
+                    os.rename(final, trash)
+                except FileNotFoundError:
+                    continue
+                try:
+                    os.rename(work, final)
+                except OSError as exc:   # another process got in between: look again
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
+                        raise
+                    continue
+                finally:
+                    shutil.rmtree(trash, ignore_errors=True)
+                return None
+        raise OSError(f"cannot seal cache step {final}: other processes keep replacing it")
+
+    @contextlib.contextmanager
+    def lock(self, stage: str, key: str) -> Iterator[None]:
+        """An exclusive lock of one step across processes (``flock`` on a file beside it; NFS
+        and Lustre clients map it to their lock protocol)."""
+        import fcntl
+
+        path = self.folder(stage, key).parent / f".{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def prune(self, stage: str, key: str) -> int:
+        """Delete the output files of a finished step, keeping its record (names, sizes,
+        SHA-256) valid and marked ``pruned``; returns the bytes freed. Files the record names
+        in ``keep`` (evidence such as a feature decode's conformance file) stay."""
+        with self.lock(stage, key):
+            record = self.get(stage, key)
+            if record is None or record.get("pruned"):
+                return 0
+            folder = self.folder(stage, key)
+            freed = 0
+            keep = set(record.get("keep", ()))
+            for entry in record.get("files", []):
+                if entry["name"] in keep:
+                    continue
+                try:
+                    (folder / entry["name"]).unlink()
+                    freed += entry["size"]
+                except FileNotFoundError:
+                    pass
+            for sub in sorted({Path(e["name"]).parent for e in record.get("files", [])},
+                              key=lambda p: -len(p.parts)):
+                if sub != Path("."):
+                    with contextlib.suppress(OSError):
+                        (folder / sub).rmdir()
+            self._seal(folder, "done.json", stage, key, {**record, "pruned": True})
+        return freed
 
     def load_digests(self) -> int:
         """Read the digests of earlier runs (``digests.json``, signed like every record) into the
@@ -212,3 +326,17 @@ class Cache:
     @staticmethod
     def file_digest(record: dict, name: str) -> str:
         return next(e["sha256"] for e in record["files"] if e["name"] == name)
+
+
+def _relocate(record: dict, work_name: str, key: str) -> dict:
+    """The record with the work folder's name replaced by the step's in every path it names,
+    at any depth (a feature decode's conformance file sits in a nested mapping)."""
+    def fix(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(work_name, key)
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        if isinstance(value, dict):
+            return {k: fix(v) for k, v in value.items()}
+        return value
+    return fix(record)

@@ -13,17 +13,22 @@ folder, which lies outside the submission: a re-run after a crash or Ctrl-C redo
 already done, and nothing a submission ships can stand in for a step. Rows follow the edition's
 rules (:mod:`vcmctc.results.aggregate`); ``results.json`` (schema ``vcmctc-results/2``, see
 docs/results.md) is written once, atomically, at the end.
+
+The run (:func:`run_plan`) first makes the steps as a graph on an executor (threads of this
+process, or a Dask cluster: :mod:`vcmctc.execution`), then assembles the results here from the
+steps made: :func:`run_point` for each point, then :func:`assemble`. With ``shard`` = (K, N)
+it makes only the steps of its share of the points, into the cache, and assembles nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import platform
-import threading
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -62,7 +67,16 @@ class Options:
     use_anchor: bool = True        # False: no BD-rates wanted (--no-anchor)
     sandbox: str = "auto"          # auto | bwrap | off (vcmctc.runner.Containment)
     pass_env: tuple[str, ...] = ()  # variables the programs may see besides the minimal set
-    progress: Callable[[str], None] | None = None
+    progress: Callable[[str], None] | None = None   # progress lines (None: quiet)
+    live: bool = False             # a live progress display on stderr instead of lines
+    executor: str = "local"        # local | dask
+    scheduler: str | None = None   # dask: tcp://HOST:PORT of a running scheduler
+    cluster: Path | None = None    # dask: a cluster file (vcmctc.execution.cluster)
+    shard: tuple[int, int] | None = None   # (K, N): make only this share of the steps
+    keep_decoded: str = "failed"   # never | failed | always
+    retry_failed: bool = False     # run again steps a previous run sealed as failed
+    chunk_size: int = 50           # images per decode-chunk step of an image set
+    on_node: Callable[[Any], None] | None = None   # each step's NodeResult (tests, benchmarks)
 
 
 @dataclass
@@ -79,9 +93,10 @@ class Outcome:
 # the output folder
 
 
-def output_folder(out: Path | None, root: Path) -> Path:
-    """The output folder, made if needed: never inside the submission, never through a
-    symbolic link (a submission must not be able to ship or redirect vcmctc's cache)."""
+def output_folder(out: Path | None, root: Path, create: bool = True) -> Path:
+    """The output folder, made if needed (``create``): never inside the submission, never
+    through a symbolic link (a submission must not be able to ship or redirect vcmctc's
+    cache)."""
     if out is None:
         out = Path.cwd() / "vcmctc-out" / root.name
     out = Path(os.path.abspath(out))
@@ -94,6 +109,8 @@ def output_folder(out: Path | None, root: Path) -> Path:
         raise UserError(f"the output folder {out} is a symbolic link; give a real folder")
     if out.exists() and not out.is_dir():
         raise UserError(f"the output path {out} exists and is not a folder")
+    if not create and not out.exists():
+        return out
     out.mkdir(parents=True, exist_ok=True)
     for folder, dirs, files in os.walk(out):
         for name in dirs + files:
@@ -180,19 +197,24 @@ def _inputs(pp: PlannedPoint, root: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
-    from vcmctc.families import metric_def
+@dataclass
+class Precheck:
+    """What a rate point is before any step runs: its rate, pixel count (image sets) and a
+    status other than "ok" when no step can run (an incomplete image set, no rate)."""
+
+    status: str
+    message: str | None
+    rate: float | None
+    rate_source: str | None
+    pixels: int | None
+
+
+def precheck(pp: PlannedPoint, steps: "Steps") -> Precheck:
     from vcmctc.rate import bpp
 
-    seq, p = pp.seq, pp.point
-    root = steps.m.root
-    status, message, warnings = "ok", None, []
-    times = _point_times(pp)
+    seq = pp.seq
+    status, message = "ok", None
     rate, rate_source, pixels = pp.rate, pp.rate_source, None
-    decode = task = measured = None
-    metric_value, metric_source, stats = None, None, {}
-    mdef = metric_def(seq.metric) if seq.metric else None
-
     if seq.kind == "images":
         from vcmctc.submission.validate import pixels_of
 
@@ -219,6 +241,22 @@ def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
                 f"the bitstreams do not match the set's images: {len(missing)} missing"
                 + (f" ({', '.join(missing[:3])})" if missing else "")
                 + (f", {len(extra)} unknown ({', '.join(extra[:3])})" if extra else ""))
+    return Precheck(status, message, rate, rate_source, pixels)
+
+
+def run_point(pp: PlannedPoint, steps: "Steps") -> Outcome:
+    from vcmctc.families import metric_def
+
+    seq, p = pp.seq, pp.point
+    root = steps.m.root
+    warnings: list[str] = []
+    times = _point_times(pp)
+    pre = precheck(pp, steps)
+    status, message = pre.status, pre.message
+    rate, rate_source, pixels = pre.rate, pre.rate_source, pre.pixels
+    decode = task = measured = None
+    metric_value, metric_source, stats = None, None, {}
+    mdef = metric_def(seq.metric) if seq.metric else None
 
     if status != "ok":
         pass
@@ -495,77 +533,179 @@ def assemble(plan: Plan, outcomes: list[Outcome], steps: "Steps", options: Optio
 # the run
 
 
-class Progress:
-    def __init__(self, say: Callable[[str], None] | None, total: int):
-        self.say, self.total, self.done, self.cached = say, total, 0, 0
-        self._lock = threading.Lock()
-
-    def step(self, what: str, cached: bool) -> None:
-        with self._lock:
-            self.done += 1
-            self.cached += cached
-            if self.say:
-                self.say(f"[{self.done}/{self.total}] {what}{' (cached)' if cached else ''}")
-
-
-def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results, dict[str, Any]]:
+def make_steps(plan: Plan, options: Options, out: Path) -> "Steps":
     from vcmctc.evaluators.coco import DEFAULT_BACKEND
     from vcmctc.submission.steps import GroundTruths, Steps, program_digests
 
     data_root = Path(os.path.abspath(options.data_root)) if options.data_root else None
     cache = Cache(out / "cache", enabled=options.use_cache)
     cache.load_digests()
-    points = list(plan.points())
-    total = sum({"reported": 0, "outputs": 1, "decoded": 3}[pp.level] for pp in points)
-    progress = Progress(options.progress, total)
     from vcmctc.runner import Containment
 
     contain = Containment(sandbox=options.sandbox, pass_env=tuple(options.pass_env)).resolved()
-    steps = Steps(plan, cache, GroundTruths(data_root, cache, plan.edition),
-                  coco_backend=options.coco_backend or DEFAULT_BACKEND, timing=options.timing,
-                  programs=program_digests(plan) if plan.decodes else {},
-                  on_step=progress.step, contain=contain)
-    # Ground truth is needed for every point not taken as reported: find and hash it now, so a
-    # missing file stops the run before any decoder runs.
+    return Steps(plan, cache, GroundTruths(data_root, cache, plan.edition),
+                 coco_backend=options.coco_backend or DEFAULT_BACKEND, timing=options.timing,
+                 programs=program_digests(plan) if plan.decodes else {},
+                 retry_failed=options.retry_failed, chunk_size=options.chunk_size,
+                 contain=contain)
+
+
+def check_ground_truth(plan: Plan, steps: "Steps") -> None:
+    """Find and hash the ground truth of every point not taken as reported, so a missing file
+    stops the run before any decoder runs."""
     for seq_id, pps in plan.sequences.items():
         if any(pp.level in ("outputs", "decoded") for pp in pps):
             seq = plan.edition.sequences[seq_id]
             steps.gts.files(seq, steps.family(seq))
-    if options.progress:
-        options.progress(f"evaluating {len(points)} rate points of {len(plan.sequences)} "
-                         f"sequences ({total} steps, {options.jobs} job(s))")
-    if options.jobs > 1:
-        with ThreadPoolExecutor(options.jobs) as pool:
-            futures = [pool.submit(run_point, pp, steps) for pp in points]
-            try:
-                for f in as_completed(futures):
-                    f.result()
-            except BaseException:
-                from vcmctc.runner import terminate_all
 
-                terminate_all()          # in-flight programs of every thread stop now
-                for f in futures:
-                    f.cancel()
-                raise
-            outcomes = [f.result() for f in futures]
+
+def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results | None, dict[str, Any]]:
+    from vcmctc.execution.executors import make_executor, run_graph
+    from vcmctc.execution.graph import COUNTED, build_graph
+    from vcmctc.execution.nodes import RunContext
+    from vcmctc.progress import make_progress
+
+    steps = make_steps(plan, options, out)
+    check_ground_truth(plan, steps)
+    points = list(plan.points())
+    checks = [precheck(pp, steps) for pp in points]
+    nodes = build_graph(points, steps, [c.status == "ok" for c in checks], options.shard)
+    if options.shard is None:
+        total = sum({"reported": 0, "outputs": 1, "decoded": 3}[pp.level] for pp in points)
     else:
-        outcomes = [run_point(pp, steps) for pp in points]
+        total = sum(n.stage in COUNTED for n in nodes)
+    stages = {stage: sum(n.stage == stage for n in nodes)
+              for stage in ("decode-chunk", "decode", "task", "measure")}
+    say = options.progress
+    shard = f", shard {options.shard[0]}/{options.shard[1]}" if options.shard else ""
+    if say:
+        say(f"evaluating {len(points)} rate points of {len(plan.sequences)} sequences "
+            f"({total} steps{shard}, executor {options.executor}, {options.jobs} job(s))")
+    cluster = None
+    if options.cluster is not None:
+        from vcmctc.execution.cluster import load_cluster
+
+        cluster = load_cluster(options.cluster)
+
+    def context() -> RunContext:
+        return RunContext(run_id="", plan=plan, cache_root=steps.cache.root,
+                          use_cache=options.use_cache, data_root=steps.gts.data_root,
+                          coco_backend=steps.coco_backend, timing=options.timing,
+                          programs=steps.programs, gt_digests=dict(steps.gts._digests),
+                          retry_failed=options.retry_failed, chunk_size=options.chunk_size,
+                          keep_decoded=options.keep_decoded, contain=steps.contain)
+
+    started = time.perf_counter()
+    executor = make_executor(options.executor, jobs=options.jobs, scheduler=options.scheduler,
+                             cluster=cluster, say=say)
+    with executor, make_progress(stages, live=options.live and say is not None, say=say,
+                                 stream=sys.stderr) as progress:
+        executor.bind(steps, points, options.keep_decoded, context)
+        executor_start_s = time.perf_counter() - started
+        started = time.perf_counter()
+
+        def on_result(r) -> None:
+            progress.step(r.stage, r.what, r.status, r.cached)
+            if options.on_node is not None:
+                options.on_node(r)
+
+        made = run_graph(nodes, executor, on_result)
+        steps_wall_s = time.perf_counter() - started
+        provenance = executor.provenance()
+    counted = [r for r in made.values() if r.stage in COUNTED]
+    for r in made.values():
+        steps.merge(r.entries)
+    jobs = sorted({r.job for r in made.values() if r.job})
+    run: dict[str, Any] = {
+        "steps": total, "cached_steps": sum(r.cached for r in counted), **provenance,
+        "executor_start_s": executor_start_s, "steps_wall_s": steps_wall_s,
+        "failed_steps": sum(r.status not in ("ok", "skipped") for r in made.values()),
+        "hosts": sorted({r.host for r in made.values()}),
+        "disk": {"decoded_deleted_bytes": sum(r.freed for r in made.values()),
+                 "keep_decoded": options.keep_decoded},
+        "containment": containment_record(steps.contain, options.sandbox)}
+    if jobs:
+        run["batch_jobs"] = jobs
+    if options.shard is not None:
+        run["shard"] = f"{options.shard[0]}/{options.shard[1]}"
+        run["disk"]["cache_bytes"] = folder_bytes(steps.cache.root)
+        run["plan"] = plan_fingerprint(plan, steps)
+        return None, run
+    outcomes = [run_point(pp, steps) for pp in points]
     results = assemble(plan, outcomes, steps, options)
-    cache.save_digests()
+    steps.cache.save_digests()
+    run["disk"]["cache_bytes"] = folder_bytes(steps.cache.root)
+    shards = read_shards(out, plan_fingerprint(plan, steps))
+    if shards:
+        run["shards"] = shards
+    return results, run
+
+
+def containment_record(contain, asked: str) -> dict[str, Any]:
+    """How the run's programs were contained (``results.run.containment``)."""
     from vcmctc.runner import sandbox_status
 
-    sandbox = ("bwrap " + sandbox_status()[1] if contain.sandbox == "bwrap" else
-               "off" + ("" if options.sandbox == "off" else f" ({sandbox_status()[1]})"))
-    return results, {"steps": total, "cached_steps": progress.cached,
-                     "containment": {"sandbox": sandbox, "pass_env": list(contain.pass_env),
-                                     "environment": "minimal (PATH, locale, GPU selection; "
-                                                    "HOME and TMPDIR private)"}}
+    how = sandbox_status()[1]
+    sandbox = ("bwrap " + how if contain.sandbox == "bwrap" else
+               "off" + ("" if asked == "off" else f" ({how})"))
+    return {"sandbox": sandbox, "pass_env": list(contain.pass_env),
+            "environment": "minimal (PATH, locale, GPU selection; HOME and TMPDIR private)"}
 
 
-def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
-    """Evaluate a submission folder; returns the results and the path of results.json."""
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (links not followed)."""
+    total = 0
+    for base, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+# --------------------------------------------------------------------------------------------
+# shards
+
+
+def plan_fingerprint(plan: Plan, steps: "Steps") -> str:
+    """Identifies the work of a plan (manifest, level, programs, ground truth): shards of the
+    same work can be assembled together."""
+    return hash_json([file_sha256(plan.manifest.path), plan.level, steps.programs,
+                      steps.gts.digests()])[:16]
+
+
+def shard_path(out: Path, shard: tuple[int, int]) -> Path:
+    return out / "shards" / f"shard-{shard[0]}-of-{shard[1]}.json"
+
+
+def write_shard(out: Path, run: dict[str, Any]) -> Path:
+    """The record of a shard run (``run`` names its plan's fingerprint), for the assembly."""
+    from vcmctc.submission.cache import atomic_write_text
+
+    k, n = (int(x) for x in run["shard"].split("/"))
+    path = shard_path(out, (k, n))
+    atomic_write_text(path, json.dumps(run, indent=1))
+    return path
+
+
+def read_shards(out: Path, fingerprint: str) -> list[dict[str, Any]]:
+    """What the shard runs of this plan recorded (their jobs, hosts, steps), by shard."""
+    found = []
+    for path in sorted((out / "shards").glob("shard-*-of-*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.pop("plan", None) == fingerprint:
+            found.append(data)
+    return found
+
+
+def evaluate(folder: str | Path, options: Options) -> tuple[Results | None, Path]:
+    """Evaluate a submission folder; returns the results and the path of results.json (with
+    ``options.shard``: None and the path of the shard's record)."""
     from vcmctc.results.model import write_results
-
     from vcmctc.runner import STOPPING
 
     STOPPING.clear()   # a new evaluation (an earlier one in this process may have been stopped)
@@ -575,12 +715,14 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results, Path]:
     if plan.errors(options.allow_incomplete):
         raise ValidationFailed(plan)
     out = output_folder(options.out, manifest.root)
-    with output_lock(out):
+    with output_lock(out, shared=options.shard is not None):
         results, run = run_plan(plan, options, out)
+        run = {"wall_s": time.perf_counter() - started, **run}
+        if results is None:   # a shard: its steps are in the cache, its record beside
+            return None, write_shard(out, run)
         from vcmctc.runinfo import run_record
 
-        results.run = {"wall_s": time.perf_counter() - started, **run,
-                       **run_record(results.signature)}
+        results.run = {**run, **run_record(results.signature)}
         path = out / "results.json"
         write_results(results, path)
     return results, path

@@ -4,13 +4,28 @@ Every step is cached by content (:mod:`vcmctc.submission.cache`): its key is the
 determines its result, including the digests of the submission's programs (every file of the
 submission that is not rate-point data, and programs outside it that the argv names), of the
 bitstreams, of the decoded output, of the ground truth, and the family's settings. A step that
-ran before with the same inputs is read back; a failing step is never cached.
+ran before with the same inputs is read back. A failing step is sealed as failed (with its
+logs): a later run reads its failure back instead of running it again, unless it is told to
+retry failed steps (``retry_failed``); a success always replaces a failure.
 
-Video sequences are decoded to one YUV per rate point. An image set is decoded image by image:
-the decoder runs once per bitstream file (``{bitstream}``, ``{side_info}`` of the same stem,
-``{item}`` the image id) and writes ``{output}``, a PNG; the task network then runs once on the
-folder of decoded images. A decoder with ``output: features`` (FCM) writes feature files instead
-(``.npz``, checked against the edition's split point: :mod:`vcmctc.features.evidence`).
+Every step a run made (in this process or, through :meth:`Steps.merge`, in a worker) is in
+:attr:`Steps.ran`: asking for it again reads it back as not cached, so executors can run the
+steps anywhere and the run assembles the results from them.
+
+Video sequences are decoded to one YUV per rate point. An image set is decoded image by image,
+in chunks of ``chunk_size`` images (one cached step each, ``decode-chunk``, which executors run
+in parallel): the decoder runs once per bitstream file (``{bitstream}``, ``{side_info}`` of the
+same stem, ``{item}`` the image id) and writes ``{output}``, a PNG; the chunks are joined into
+one folder (the ``decode`` step) and the task network then runs once on it. A decoder with
+``output: features`` (FCM) writes feature files instead (``.npz``, checked against the edition's
+split point: :mod:`vcmctc.features.evidence`), in one ``decode`` step per rate point.
+
+Programs run contained (:class:`vcmctc.runner.Containment`). What a failed step wrote is removed
+before it is sealed, but its logs; a step that leaves a symbolic link in its folder failed.
+
+A decode whose output was deleted after use (:meth:`Cache.prune`, the disk budget) keeps its
+record and digest, so later steps' keys hold; if the task network must run again, the output
+is decoded again first (and must be the same).
 """
 
 from __future__ import annotations
@@ -24,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from vcmctc import __version__
 from vcmctc.errors import UserError
@@ -91,7 +106,8 @@ class GroundTruths:
             lock = self._seq_locks.setdefault(seq.id, threading.Lock())
         with lock:
             if seq.id not in self._loaded:
-                self._loaded[seq.id] = family.load_gt(seq, gt_location(seq, self.data_root, self.edition))
+                self._loaded[seq.id] = family.load_gt(
+                    seq, gt_location(seq, self.data_root, self.edition))
             return self._loaded[seq.id]
 
     def info(self, seq: "Sequence", family: "Family") -> dict[str, Any]:
@@ -99,13 +115,16 @@ class GroundTruths:
         digest, _ = self.files(seq, family)
         key = hash_json({"step": "gt-info", "gt": digest, "family": family.name,
                          "metric": seq.metric, "vcmctc": __version__})
-        with self.cache.lock("gt-info", key):
-            hit = self.cache.get("gt-info", key)
-            if hit is None:
-                gt = self.load(seq, family)
-                self.cache.workdir("gt-info", key)
-                hit = self.cache.put("gt-info", key, {"items": gt.items, "pixels": gt.pixels})
+        hit = self.cache.get("gt-info", key)
+        if hit is None:
+            gt = self.load(seq, family)
+            work = self.cache.workdir("gt-info", key)
+            hit = self.cache.put("gt-info", key, {"items": gt.items, "pixels": gt.pixels},
+                                 work=work)
         return hit
+
+    def loaded(self, seq: "Sequence") -> bool:
+        return seq.id in self._loaded
 
     def digests(self) -> dict[str, str]:
         return {seq_id: d for seq_id, (d, _) in sorted(self._digests.items())}
@@ -147,7 +166,8 @@ class Steps:
 
     def __init__(self, plan: "Plan", cache: Cache, gts: GroundTruths, *, coco_backend: str,
                  timing: str = "parallel", programs: dict[str, str] | None = None,
-                 on_step: Callable[[str, bool], None] | None = None, contain=None):
+                 on_step: Callable[[str, bool], None] | None = None,
+                 retry_failed: bool = False, chunk_size: int = 50, contain=None):
         self.plan = plan
         self.m = plan.manifest
         self.cache = cache
@@ -155,12 +175,73 @@ class Steps:
         self.coco_backend = coco_backend
         self.programs = programs or {}
         self.on_step = on_step or (lambda what, cached: None)
+        self.retry_failed = retry_failed
+        self.chunk_size = max(1, int(chunk_size))
         from vcmctc.runner import Containment
 
         self.contain = (contain or Containment()).resolved()
         self._decode_lock = threading.Lock() if timing == "isolated" else contextlib.nullcontext()
         self._adapter = None
         self._adapter_lock = threading.Lock()
+        # (stage, key) -> record of every step this run made, wherever it ran
+        self.ran: dict[tuple[str, str], dict] = {}
+        self._ran_lock = threading.Lock()
+        self._local = threading.local()
+
+    # ---- steps made by this run -------------------------------------------------------------
+    def lookup(self, stage: str, key: str) -> tuple[dict | None, bool]:
+        """(record, cached) of a step: made by this run (not cached: ``cached`` counts what an
+        earlier run made), or read from the cache (a sealed failure too, unless
+        ``retry_failed``); (None, False) if it must run."""
+        with self._ran_lock:
+            record = self.ran.get((stage, key))
+        if record is not None:
+            return record, False
+        record = self.cache.get(stage, key)
+        if record is None and not self.retry_failed:
+            record = self.cache.get_failed(stage, key)
+        return record, record is not None
+
+    def _finish(self, stage: str, key: str, work: Path, record: dict,
+                files: tuple[str, ...] = ()) -> dict:
+        """Seal an attempt (a success with its files, or a failure) and remember it."""
+        if record.get("status", "ok") == "ok":
+            record = _refuse_links(work, record)
+        if record.get("status", "ok") == "ok":
+            record = self.cache.put(stage, key, record, files, work=work)
+        else:
+            _drop_outputs(work)
+            record = self.cache.put_failed(stage, key, record, work)
+        self.merge([(stage, key, record)])
+        journal = getattr(self._local, "journal", None)
+        if journal is not None:
+            journal.append((stage, key, record))
+        return record
+
+    @contextlib.contextmanager
+    def _attempt(self, stage: str, key: str) -> Iterator[Path]:
+        """A private work folder for one attempt, removed if the attempt is cut short."""
+        work = self.cache.workdir(stage, key)
+        try:
+            yield work
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+
+    def merge(self, entries) -> None:
+        """Take in steps made by this run elsewhere (an executor's workers)."""
+        with self._ran_lock:
+            for stage, key, record in entries:
+                self.ran[(stage, key)] = record
+
+    @contextlib.contextmanager
+    def journal(self) -> Iterator[list]:
+        """Collects the (stage, key, record) of the steps this thread makes inside the block."""
+        self._local.journal = entries = []
+        try:
+            yield entries
+        finally:
+            self._local.journal = None
 
     def family(self, seq: "Sequence") -> "Family":
         return family_for(seq.metric, coco_backend=self.coco_backend)
@@ -182,38 +263,38 @@ class Steps:
             return None
         return layout_for(self.plan.edition, pp.seq)
 
-    def decode(self, pp: "PlannedPoint") -> Produced:
+    def decode_key(self, pp: "PlannedPoint") -> str:
         dec = self.m.decoder
-        layout = self.feature_layout(pp)
         what = {"step": "decode", "programs": self.programs, "argv": dec.argv_for(pp.seq.kind),
                 "values": self.values(pp), "kind": pp.seq.kind,
                 "bitstreams": [file_sha256(f) for f in pp.files["bitstream"]],
                 "side_info": [file_sha256(f) for f in pp.files.get("side-info", ())],
                 "items": pp.items, "vcmctc": __version__}
+        layout = self.feature_layout(pp)
         if layout is not None:
             what.update(output="features", split_point=layout.split.to_dict(),
                         original=[file_sha256(f) for f in pp.files.get("original-features", ())])
-        key = hash_json(what)
-        with self.cache.lock("decode", key):
-            hit = self.cache.get("decode", key)
-            cached = hit is not None
-            if hit is None:
-                work = self.cache.workdir("decode", key)
-                with self._decode_lock:
-                    started = time.time()
-                    if layout is not None:
-                        hit, files = self._decode_features(pp, work, layout)
-                    elif pp.seq.kind == "images":
-                        hit, files = self._decode_images(pp, work)
-                    else:
-                        hit, files = self._decode_video(pp, work)
-                    hit.update(started=started, ended=time.time())
-                if hit["status"] == "ok":
-                    hit = _refuse_links(work, hit)
-                if hit["status"] == "ok":
-                    hit = self.cache.put("decode", key, hit, files)
-                else:
-                    _drop_outputs(work)
+        return hash_json(what)
+
+    def decode(self, pp: "PlannedPoint", redo: bool = False) -> Produced:
+        """Decode a rate point (read back if done). ``redo``: decode again a step whose output
+        was pruned."""
+        key = self.decode_key(pp)
+        hit, cached = (None, False) if redo else self.lookup("decode", key)
+        if hit is None:
+            layout = self.feature_layout(pp)
+            if pp.seq.kind == "images" and layout is None:
+                hit = self._decode_set(pp, key)
+            else:
+                with self._attempt("decode", key) as work:
+                    with self._decode_lock:
+                        started = time.time()
+                        if layout is not None:
+                            hit, files = self._decode_features(pp, work, layout)
+                        else:
+                            hit, files = self._decode_video(pp, work)
+                        hit.update(started=started, ended=time.time())
+                    hit = self._finish("decode", key, work, hit, files)
         folder = self.cache.folder("decode", key)
         record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
@@ -231,7 +312,8 @@ class Steps:
         output = folder / hit["output"]
         digest = (Cache.file_digest(hit, hit["output"]) if pp.seq.kind != "images"
                   else hash_json(sorted((e["name"], e["sha256"]) for e in hit["files"])))
-        return Produced(record, output, digest)
+        return Produced(record, output, digest, extra={"key": key,
+                                                       "pruned": bool(hit.get("pruned"))})
 
     def _decode_video(self, pp: "PlannedPoint", work: Path) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.media.yuv import YuvFormat
@@ -279,7 +361,90 @@ class Steps:
                                      layout=layout, original=originals[0] if originals else None,
                                      rel=self._rel, contain=contain)
 
-    def _decode_images(self, pp: "PlannedPoint", work: Path) -> tuple[dict, tuple[str, ...]]:
+    # ---- image sets: chunks of images, joined -----------------------------------------------
+    def chunks(self, pp: "PlannedPoint") -> list[tuple[int, int]]:
+        """[start, stop) ranges of the image set's items, one decode-chunk step each (none for
+        a video, or a decoder that outputs features: those decode in one step)."""
+        if pp.seq.kind != "images" or self.feature_layout(pp) is not None:
+            return []
+        n = len(pp.items or ())
+        return [(i, min(i + self.chunk_size, n)) for i in range(0, n, self.chunk_size)]
+
+    def chunk_key(self, pp: "PlannedPoint", start: int, stop: int) -> str:
+        return hash_json({"step": "decode-chunk", "decode": self.decode_key(pp),
+                          "items": list(pp.items[start:stop])})
+
+    def decode_chunk(self, pp: "PlannedPoint", start: int, stop: int,
+                     redo: bool = False) -> tuple[dict, bool]:
+        """(record, cached) of images ``start:stop`` of an image set, decoded."""
+        key = self.chunk_key(pp, start, stop)
+        hit, cached = (None, False) if redo else self.lookup("decode-chunk", key)
+        if hit is None:
+            with self._attempt("decode-chunk", key) as work:
+                with self._decode_lock:
+                    started = time.time()
+                    hit, files = self._decode_images(pp, work, start, stop)
+                    hit.update(started=started, ended=time.time())
+                hit = self._finish("decode-chunk", key, work, hit, files)
+        return hit, cached
+
+    def _decode_set(self, pp: "PlannedPoint", key: str) -> dict:
+        """The decode step of an image set: its chunks (decoded now unless done) joined into one
+        folder; the first failing chunk in order fails the set."""
+        for _attempt in range(3):
+            work = self.cache.workdir("decode", key)
+            wall = cpu = peak = 0.0
+            md5 = hashlib.md5()
+            names: list[str] = []
+            started, ended = [], []
+            try:
+                for start, stop in self.chunks(pp):
+                    rec, _ = self.decode_chunk(pp, start, stop)
+                    wall, cpu = wall + rec["wall_s"], cpu + rec["cpu_s"]
+                    peak = max(peak, rec["peak_rss_mb"])
+                    started.append(rec["started"])
+                    ended.append(rec["ended"])
+                    if rec["status"] != "ok":
+                        return self._finish("decode", key, work, {
+                            "status": rec["status"], "message": rec["message"], "wall_s": wall,
+                            "cpu_s": cpu, "peak_rss_mb": peak, "log": rec["log"],
+                            "started": min(started), "ended": max(ended)})
+                    folder = self.cache.folder("decode-chunk", self.chunk_key(pp, start, stop))
+                    for entry in rec["files"]:
+                        _link(folder / entry["name"], work / entry["name"])
+                        names.append(entry["name"])
+                    for log in sorted((folder / "logs").glob("*.log")):
+                        _link(log, work / "logs" / log.name)
+                    for digest in rec["md5s"]:
+                        md5.update(digest.encode())
+            except BaseException as exc:
+                shutil.rmtree(work, ignore_errors=True)
+                if not isinstance(exc, FileNotFoundError):
+                    raise
+                # a chunk's files went away (another process joined the set and removed its
+                # chunks): use that join, or decode the missing chunks again
+                done = self.cache.get("decode", key)
+                if done is not None:
+                    return done
+                with self._ran_lock:
+                    for start, stop in self.chunks(pp):
+                        self.ran.pop(("decode-chunk", self.chunk_key(pp, start, stop)), None)
+                continue
+            record = self._finish("decode", key, work, {
+                "status": "ok", "message": f"decoded {len(names)} images in {wall:.3f} s",
+                "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak, "md5": md5.hexdigest(),
+                "items": len(names), "output": "decoded", "log": self._rel(work / "logs"),
+                "started": min(started) if started else time.time(),
+                "ended": max(ended) if ended else time.time()}, tuple(names))
+            for start, stop in self.chunks(pp):   # joined: the chunks are no longer needed
+                shutil.rmtree(self.cache.folder("decode-chunk", self.chunk_key(pp, start, stop)),
+                              ignore_errors=True)
+            return record
+        raise OSError(f"cannot join the decoded images of {pp.seq.id} {pp.label}: their chunks "
+                      "keep disappearing")
+
+    def _decode_images(self, pp: "PlannedPoint", work: Path, start: int, stop: int
+                       ) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.runner import exit_status, fill_template, run_process
 
         seq = pp.seq
@@ -287,9 +452,9 @@ class Steps:
         out_dir.mkdir()
         side = {p.stem: p for p in pp.files.get("side-info", ())}
         wall = cpu = peak = 0.0
-        md5 = hashlib.md5()
+        md5s = []
         names = []
-        for bitstream, item in zip(pp.files["bitstream"], pp.items):
+        for bitstream, item in list(zip(pp.files["bitstream"], pp.items))[start:stop]:
             output = out_dir / f"{item}.png"
             values = {**self.values(pp), "bitstream": str(bitstream),
                       "side_info": str(side[item]) if item in side else "",
@@ -308,10 +473,10 @@ class Steps:
                          "message": message if status != "ok" else f"image {item}: {problem}",
                          "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak,
                          "log": self._rel(log)}, ())
-            md5.update(_pixels_md5(output).encode())
+            md5s.append(_pixels_md5(output))
             names.append(f"decoded/{item}.png")
         return ({"status": "ok", "message": f"decoded {len(names)} images in {wall:.3f} s",
-                 "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak, "md5": md5.hexdigest(),
+                 "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak, "md5s": md5s,
                  "items": len(names), "output": "decoded", "log": self._rel(work / "logs")},
                 tuple(names))
 
@@ -329,6 +494,17 @@ class Steps:
         return str(path.relative_to(self.cache.root.parent))
 
     # ---- task network ---------------------------------------------------------------------
+    def task_key(self, pp: "PlannedPoint", decoded_digest: str | None) -> str:
+        spec = self.m.task
+        what = {"step": "task", "programs": self.programs, "decoded": decoded_digest,
+                "adapter": spec.adapter, "argv": spec.argv, "config": spec.config,
+                "weights": spec.weights, "options": spec.options, "values": self.values(pp),
+                "output_kind": self.family(pp.seq).output_kind, "vcmctc": __version__}
+        layout = self.feature_layout(pp)
+        if layout is not None:
+            what.update(entry=spec.entry, split_point=layout.split.to_dict())
+        return hash_json(what)
+
     def adapter(self):
         from vcmctc.adapters import from_spec
 
@@ -338,22 +514,44 @@ class Steps:
             return self._adapter
 
     def task(self, pp: "PlannedPoint", decoded: Produced) -> Produced:
+        from vcmctc.adapters import TaskRequest
+        from vcmctc.media.yuv import YuvFormat
+
         seq, spec = pp.seq, self.m.task
         family = self.family(seq)
-        what = {"step": "task", "programs": self.programs, "decoded": decoded.digest,
-                "adapter": spec.adapter, "argv": spec.argv, "config": spec.config,
-                "weights": spec.weights, "options": spec.options,
-                "values": self.values(pp), "output_kind": family.output_kind,
-                "vcmctc": __version__}
-        layout = self.feature_layout(pp)
-        if layout is not None:
-            what.update(entry=spec.entry, split_point=layout.split.to_dict())
-        key = hash_json(what)
-        with self.cache.lock("task", key):
-            hit = self.cache.get("task", key)
-            cached = hit is not None
-            if hit is None:
-                hit = self._run_task(pp, decoded, family, key)
+        key = self.task_key(pp, decoded.digest)
+        hit, cached = self.lookup("task", key)
+        if hit is None and decoded.extra.get("pruned"):
+            # the decoded output was deleted after an earlier task run: decode it again
+            again = self.decode(pp, redo=True)
+            if again.path is None:
+                return Produced(again.record)
+            if again.digest != decoded.digest:
+                return Produced(StepRecord(
+                    status="failed", message=f"decoding {seq.id} {pp.label} again (its output "
+                    "had been deleted to save disk) gave another output: the decoder is not "
+                    "deterministic; run with --keep-decoded always"))
+            decoded = again
+        if hit is None:
+            with self._attempt("task", key) as work:
+                images = seq.kind == "images"
+                request = TaskRequest(
+                    decoded=decoded.path,
+                    fmt=None if images else YuvFormat(seq.width, seq.height, seq.bit_depth or 8,
+                                                      seq.chroma),
+                    frames=len(pp.items) if images else seq.frames, first_frame=seq.first_frame,
+                    fps=seq.fps, task=seq.task or "", output=work / family.output_name,
+                    log=work / "task.log", output_kind=family.output_kind,
+                    check=lambda path: family.check_output(seq, path), timeout_s=spec.timeout_s,
+                    sequence=seq.id, workdir=work, features=self.feature_layout(pp))
+                run = self.adapter().run(request)
+                hit = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
+                       "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
+                       "output": family.output_name, "log": self._rel(work / "task.log")}
+                if run.complexity:
+                    hit["complexity"] = dict(run.complexity)
+                hit = self._finish("task", key, work, hit, _files_of(work, family.output_name)
+                                   if run.status == "ok" else ())
         record = StepRecord(status=hit["status"], message=self.portable(hit.get("message")),
                             wall_s=hit.get("wall_s"), cpu_s=hit.get("cpu_s"),
                             peak_rss_mb=hit.get("peak_rss_mb"), log=hit.get("log"), cached=cached)
@@ -364,36 +562,6 @@ class Steps:
         return Produced(record, folder / hit["output"], _digest_of(hit, hit["output"]),
                         {"complexity": hit["complexity"]} if hit.get("complexity") else {})
 
-    def _run_task(self, pp: "PlannedPoint", decoded: Produced, family: "Family", key: str) -> dict:
-        from vcmctc.adapters import TaskRequest
-        from vcmctc.media.yuv import YuvFormat
-
-        seq, spec = pp.seq, self.m.task
-        work = self.cache.workdir("task", key)
-        images = seq.kind == "images"
-        request = TaskRequest(
-            decoded=decoded.path,
-            fmt=None if images else YuvFormat(seq.width, seq.height, seq.bit_depth or 8,
-                                              seq.chroma),
-            frames=len(pp.items) if images else seq.frames, first_frame=seq.first_frame,
-            fps=seq.fps, task=seq.task or "", output=work / family.output_name,
-            log=work / "task.log", output_kind=family.output_kind,
-            check=lambda path: family.check_output(seq, path), timeout_s=spec.timeout_s,
-            sequence=seq.id, workdir=work, features=self.feature_layout(pp))
-        run = self.adapter().run(request)
-        hit = {"status": run.status, "message": run.message, "wall_s": run.wall_s,
-               "cpu_s": run.cpu_s, "peak_rss_mb": run.peak_rss_mb,
-               "output": family.output_name, "log": self._rel(work / "task.log")}
-        if run.complexity:
-            hit["complexity"] = dict(run.complexity)
-        if run.status == "ok":
-            hit = _refuse_links(work, hit)
-        if hit["status"] == "ok":
-            hit = self.cache.put("task", key, hit, _files_of(work, family.output_name))
-        else:
-            _drop_outputs(work)
-        return hit
-
     # ---- measuring ------------------------------------------------------------------------
     def measure(self, pp: "PlannedPoint", output: Path, output_digest: str | None = None
                 ) -> Measured:
@@ -401,31 +569,44 @@ class Steps:
         that cannot be scored (the caller records it as the point's status)."""
         seq = pp.seq
         family = self.family(seq)
-        gt_digest, _ = self.gts.files(seq, family)
         if output_digest is None:
             output_digest = (file_sha256(output) if output.is_file()
                              else tree_sha256(sorted(p for p in output.rglob("*") if p.is_file()),
                                               output))
-        key = hash_json({"step": "measure", "output": output_digest, "gt": gt_digest,
-                         "metric": seq.metric, "settings": family.settings(seq),
-                         "frames": [seq.skip, seq.frames, seq.first_frame],
-                         "vcmctc": __version__})
-        with self.cache.lock("measure", key):
-            hit = self.cache.get("measure", key)
-            cached = hit is not None
-            if hit is None:
-                problem = family.check_output(seq, output)
+        key = self.measure_key(pp, output_digest)
+        hit, cached = self.lookup("measure", key)
+        if hit is None:
+            problem = family.check_output(seq, output)
+            work = self.cache.workdir("measure", key)
+            try:  # (the work folder is sealed below, or removed when the ground truth fails)
                 if problem:
                     raise UserError(problem)
                 gt = self.gts.load(seq, family)
                 measurement = family.measure(seq, gt, output)
-                work = self.cache.workdir("measure", key)
+            except UserError as exc:
+                if problem is None and not self.gts.loaded(seq):
+                    shutil.rmtree(work, ignore_errors=True)
+                    raise    # the ground truth could not be read: not this output's failure
+                hit = self._finish("measure", key, work, {"status": "score-failed",
+                                                          "message": str(exc)})
+            else:
                 save_state(work / "state.npz", measurement.state)
-                hit = self.cache.put("measure", key, {"stats": measurement.stats},
-                                     ("state.npz",))
+                hit = self._finish("measure", key, work, {"stats": measurement.stats},
+                                   ("state.npz",))
         self.on_step(f"measure {seq.id} {pp.label}", cached)
+        if hit.get("status", "ok") != "ok":
+            raise UserError(hit["message"])
         state = self.cache.folder("measure", key) / "state.npz"
         return Measured(hit["stats"], state, Cache.file_digest(hit, "state.npz"), cached)
+
+    def measure_key(self, pp: "PlannedPoint", output_digest: str) -> str:
+        seq = pp.seq
+        family = self.family(seq)
+        gt_digest, _ = self.gts.files(seq, family)
+        return hash_json({"step": "measure", "output": output_digest, "gt": gt_digest,
+                          "metric": seq.metric, "settings": family.settings(seq),
+                          "frames": [seq.skip, seq.frames, seq.first_frame],
+                          "vcmctc": __version__})
 
     def pool(self, members: list[tuple["PlannedPoint", Measured]]) -> dict[str, Any]:
         """Statistics of one pooled class point from its members' states (cached)."""
@@ -434,14 +615,13 @@ class Steps:
         key = hash_json({"step": "pool", "states": [m.state_digest for _, m in members],
                          "settings": [family.settings(pp.seq) for pp, _ in members],
                          "vcmctc": __version__})
-        with self.cache.lock("pool", key):
-            hit = self.cache.get("pool", key)
-            if hit is None:
-                parts = [(pp.seq, self.gts.load(pp.seq, family) if family.pool_needs_gt else None,
-                          load_state(m.state)) for pp, m in members]
-                stats = family.pool(parts)
-                self.cache.workdir("pool", key)
-                hit = self.cache.put("pool", key, {"stats": stats})
+        hit = self.cache.get("pool", key)
+        if hit is None:
+            parts = [(pp.seq, self.gts.load(pp.seq, family) if family.pool_needs_gt else None,
+                      load_state(m.state)) for pp, m in members]
+            stats = family.pool(parts)
+            work = self.cache.workdir("pool", key)
+            hit = self.cache.put("pool", key, {"stats": stats}, work=work)
         return hit["stats"]
 
 
@@ -462,13 +642,24 @@ def _refuse_links(work: Path, hit: dict) -> dict:
 
 
 def _drop_outputs(work: Path) -> None:
-    """Remove what a failed step wrote, but its logs (a failure is never cached or reused)."""
+    """Remove what a failed step wrote, but its logs (sealed with the failure)."""
     for path in sorted(work.rglob("*"), key=lambda p: len(p.parts), reverse=True):
         if path.is_symlink() or path.is_file():
             if path.suffix != ".log":
                 path.unlink()
         elif path.is_dir() and not any(path.iterdir()):
             path.rmdir()
+
+
+def _link(src: Path, dst: Path) -> None:
+    """``dst`` the same file as ``src`` (a hard link; a copy across file systems)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _files_of(work: Path, name: str) -> tuple[str, ...]:
