@@ -78,41 +78,90 @@ def _pids(path: Path, n: int) -> list[int]:
     raise AssertionError("the escapers did not start")
 
 
-@pytest.mark.parametrize("sleep, timeout", [(0.5, 30), (60, 1.5)])
-def test_setsid_and_double_fork_descendants_die(tmp_path, sleep, timeout):
-    """At the end of the program (sleep 0.5) and at its timeout (sleep 60, limit 1.5 s)."""
-    pids = tmp_path / "pids"
-    run = run_process([*program(tmp_path, ESCAPE), str(pids), str(sleep)], timeout_s=timeout,
-                      workdir=tmp_path, log_path=tmp_path / "log")
+def _left(token: str) -> list[int]:
+    """Live processes whose command line holds ``token`` (found from the host, also inside a
+    sandbox's own pid namespace)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if token.encode() in (entry / "cmdline").read_bytes() and alive(int(entry.name)):
+                    out.append(int(entry.name))
+            except OSError:
+                pass
+    return out
+
+
+def _gone(token: str, seconds: float = 5.0) -> list[int]:
+    end = time.time() + seconds
+    while (left := _left(token)) and time.time() < end:
+        time.sleep(0.02)
+    return left
+
+
+SANDBOXES = ["off", pytest.param("bwrap", marks=pytest.mark.skipif(
+    not sandbox_status()[0], reason=f"no usable bubblewrap here: {sandbox_status()[1]}"))]
+
+
+@pytest.mark.parametrize("mode", SANDBOXES)
+@pytest.mark.parametrize("escape", ["setsid", "double"])
+@pytest.mark.parametrize("sleep, timeout", [(0.5, 30), (60, 1.5)], ids=["end", "timeout"])
+def test_setsid_and_double_fork_descendants_die(tmp_path, mode, escape, sleep, timeout):
+    """Each way out (setsid, double fork) at the end of the program (sleep 0.5) and at its
+    timeout (sleep 60, limit 1.5 s), with and without the sandbox."""
+    pids = tmp_path / f"pids-{escape}"
+    prog = program(tmp_path, ESCAPE.replace('for how in ("setsid", "double")',
+                                            f'for how in ("{escape}",)'))
+    start = time.perf_counter()
+    run = run_process([*prog, str(pids), str(sleep)], timeout_s=timeout, workdir=tmp_path,
+                      log_path=tmp_path / "log", contain=Containment(sandbox=mode))
     assert run.timed_out == (sleep > timeout)
-    escaped = _pids(pids, 2)
-    assert wait_dead(escaped), [p for p in escaped if alive(p)]
+    assert pids.exists()   # the escaper started
+    assert _gone(str(pids), 2.0) == []
+    assert time.perf_counter() - start < timeout + 3
 
 
 PARENT = """\
-    import sys
+    import sys, threading
     from pathlib import Path
-    from vcmctc.runner import run_process
+    from vcmctc.runner import Containment, run_process
     work = Path(sys.argv[1])
-    run_process([sys.executable, sys.argv[2], sys.argv[3], "600"], timeout_s=900, workdir=work,
-                log_path=work / "log")
+    def one(i):
+        (work / str(i)).mkdir()
+        run_process([sys.executable, sys.argv[2], f"{sys.argv[3]}-{i}", "600"], timeout_s=900,
+                    workdir=work / str(i), log_path=work / str(i) / "log",
+                    contain=Containment(sandbox=sys.argv[4]))
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     """
 
 
+@pytest.mark.parametrize("mode", SANDBOXES)
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_programs_die_when_vcmctc_is_killed(tmp_path, sig):
-    """vcmctc killed with SIGKILL (nothing can run in it) or SIGTERM: the launcher's
-    parent-death signal stops the program and everything it started."""
+def test_programs_die_when_vcmctc_is_killed(tmp_path, sig, mode):
+    """vcmctc killed with SIGKILL (nothing can run in it) or SIGTERM while it runs two
+    programs: the launchers' parent-death signal stops them and everything they started."""
     pids = tmp_path / "pids"
     prog = program(tmp_path, ESCAPE)
     parent = tmp_path / "parent.py"
     parent.write_text(textwrap.dedent(PARENT))
-    proc = subprocess.Popen([sys.executable, str(parent), str(tmp_path), prog[1], str(pids)],
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    escaped = _pids(pids, 2)
+    proc = subprocess.Popen([sys.executable, str(parent), str(tmp_path), prog[1], str(pids),
+                             mode], env={**os.environ, "PYTHONPATH": str(REPO)})
+    end = time.time() + 20
+    while time.time() < end and not all(Path(f"{pids}-{i}").exists()
+                                        and len(Path(f"{pids}-{i}").read_text().split()) == 2
+                                        for i in range(2)):
+        time.sleep(0.05)
+    # two launchers, two programs, four escaped descendants (and bwrap's own processes)
+    assert len(_left(str(pids))) >= 8
+    start = time.perf_counter()
     proc.send_signal(sig)
     proc.wait(10)
-    assert wait_dead(escaped), [p for p in escaped if alive(p)]
+    assert _gone(str(pids), 5.0) == []
+    assert time.perf_counter() - start < 3
 
 
 def test_terminate_all_stops_programs_of_every_thread(tmp_path):
@@ -143,9 +192,10 @@ def test_terminate_all_stops_programs_of_every_thread(tmp_path):
         STOPPING.clear()
 
 
-def test_sigterm_stops_evaluate_like_ctrl_c(tmp_path):
-    """SIGTERM to `vcmctc evaluate` with slow decoders in two threads: one line, exit 143,
-    no results.json, decoders gone."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_stops_evaluate_like_ctrl_c(tmp_path, sig):
+    """SIGTERM (or Ctrl-C) to `vcmctc evaluate` with slow decoders in two threads: one line,
+    exit 143 (130), no results.json, decoders gone."""
     sub = tmp_path / "sub"
     (sub / "bitstream").mkdir(parents=True)
     edition = tmp_path / "slow-ed.yaml"
@@ -192,11 +242,12 @@ def test_sigterm_stops_evaluate_like_ctrl_c(tmp_path):
     decoders = [int(p.read_text()) for p in (tmp_path / "out").rglob("pid")]
     assert len(decoders) == 2   # two decoders run at once (-j 2)
     start = time.perf_counter()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    assert proc.returncode == (143 if sig == signal.SIGTERM else 130), err
     assert time.perf_counter() - start < 10
-    assert "stopped by SIGTERM" in err and "Traceback" not in err and err.count("\n") == 1
+    assert ("stopped by SIGTERM" if sig == signal.SIGTERM else "vcmctc: interrupted;") in err
+    assert "Traceback" not in err and err.count("\n") == 1
     assert wait_dead(decoders)
     assert not (tmp_path / "out" / "results.json").exists()
 
@@ -528,11 +579,7 @@ def _status_field(log: Path, name: str) -> int:
     return int(line.split()[1], 16)
 
 
-MODES = ["off", pytest.param("bwrap", marks=pytest.mark.skipif(
-    not sandbox_status()[0], reason=f"no usable bubblewrap here: {sandbox_status()[1]}"))]
-
-
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", SANDBOXES)
 def test_program_gets_default_signal_dispositions(tmp_path, mode):
     """Python (vcmctc, its launcher) ignores SIGPIPE and SIGXFSZ and an ignored signal stays
     ignored across exec: the program must get the defaults back."""
@@ -570,7 +617,7 @@ def test_bwrap_drops_every_capability(tmp_path):
         assert option in args
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", SANDBOXES)
 def test_feature_decoder_runs_contained(tmp_path, mode):
     """A decoder that outputs features runs with the evaluation's containment (sandbox, size
     cap) like a pixel decoder, and its output is refused when it is a link."""
@@ -607,3 +654,69 @@ def test_feature_decoder_runs_contained(tmp_path, mode):
                                    layout=layout, original=None, rel=str,
                                    contain=Containment(sandbox=mode))
     assert rec["status"] == "bad-output" and "symbolic link" in rec["message"]
+
+
+def test_log_lines_in_messages_are_one_line(tmp_path):
+    """A failing program's last log line is quoted with its control characters escaped: a log
+    can neither break the one-line message nor send escapes to the terminal."""
+    run = _decode(tmp_path, [*HOSTILE, "escape-log"])
+    assert run.status == "failed" and run.returncode == 4
+    assert run.message.startswith("decoder exited with code 4 on x.bin: ")
+    assert "red alert" in run.message
+    assert not any(c in run.message for c in "\x1b\x00\x9b\n\r")
+
+
+@pytest.mark.skipif(not sandbox_status()[0], reason=f"no usable bubblewrap: {sandbox_status()[1]}")
+def test_sandbox_system_read_only_own_pids_and_measures(tmp_path):
+    script = ("import os, json\n"
+              "r = {}\n"
+              "for p in ('/usr/vcmctc-test', '/etc/vcmctc-test', '/vcmctc-test'):\n"
+              "    try: open(p, 'w').write('x'); r[p] = 'ok'\n"
+              "    except OSError as e: r[p] = e.errno\n"
+              "r['pids'] = sorted(int(d) for d in os.listdir('/proc') if d.isdigit())\n"
+              "r['pid1'] = open('/proc/1/cmdline', 'rb').read().decode('utf-8', 'replace')\n"
+              "print(json.dumps(r))\n")
+    run = run_process([sys.executable, "-c", script], timeout_s=30, workdir=tmp_path,
+                      log_path=tmp_path / "log", contain=Containment(sandbox="bwrap"))
+    import json
+
+    r = json.loads((tmp_path / "log").read_text())
+    assert run.returncode == 0
+    assert r["/usr/vcmctc-test"] == r["/etc/vcmctc-test"] == r["/vcmctc-test"] == 30  # EROFS
+    assert not Path("/usr/vcmctc-test").exists() and not Path("/etc/vcmctc-test").exists()
+    # its own pid namespace: bwrap's init is pid 1, vcmctc and the rest are not there
+    assert len(r["pids"]) <= 3 and r["pid1"].split("\x00")[0].endswith("bwrap")
+    # CPU and memory measured in the sandbox are the program's own
+    alloc = run_process([sys.executable, str(REPO / "tests/programs/fake_decoder.py"), "alloc",
+                         "-", "200"], timeout_s=30, workdir=tmp_path, log_path=tmp_path / "a.log",
+                        contain=Containment(sandbox="bwrap"))
+    assert alloc.returncode == 0 and 200 <= alloc.peak_rss_mb < 400 and alloc.cpu_s < 2.0
+
+
+def test_auto_falls_back_with_a_reason(tmp_path, monkeypatch):
+    """--sandbox auto where bwrap cannot work runs unconfined and says why; --sandbox bwrap
+    there is a one-line UserError."""
+    from vcmctc.errors import UserError
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "bwrap").write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'bubblewrap 0.0' "
+                                "&& exit 0\necho 'bwrap: setting up uid map: Permission denied' "
+                                ">&2\nexit 1\n")
+    (fake / "bwrap").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(runner, "_SANDBOX", [])
+    monkeypatch.setattr(runner, "_BWRAP_HELP", [])
+    usable, why = sandbox_status()
+    assert not usable and why == ("bwrap does not run here (bwrap: setting up uid map: "
+                                  "Permission denied)")
+    assert Containment(sandbox="auto").resolved().sandbox == "off"
+    with pytest.raises(UserError, match=r"^--sandbox bwrap: bwrap does not run here \(bwrap: "
+                                        "setting up uid map"):
+        Containment(sandbox="bwrap").resolved()
+    run = run_process([sys.executable, "-c", "pass"], timeout_s=30, workdir=tmp_path,
+                      log_path=tmp_path / "log", contain=Containment(sandbox="auto"))
+    assert run.returncode == 0
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(runner, "_SANDBOX", [])
+    assert sandbox_status() == (False, "bubblewrap (bwrap) is not installed")

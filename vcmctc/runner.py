@@ -347,16 +347,20 @@ end = time.perf_counter()
 signal.setitimer(signal.ITIMER_REAL, 0)
 left = descendants()
 kill_tree()
+# orphans the program left were adopted by this subreaper: their use counts too (bwrap's
+# sandbox init, which waited for the program, is one when bwrap exits before collecting it)
+utime, stime, maxrss = ru.ru_utime, ru.ru_stime, ru.ru_maxrss
 while True:
     try:
-        os.waitpid(-1, 0)
+        _, _, ru = os.wait4(-1, 0)
     except ChildProcessError:
         break
     except InterruptedError:
         continue
+    utime, stime, maxrss = utime + ru.ru_utime, stime + ru.ru_stime, max(maxrss, ru.ru_maxrss)
 pumper.join(5)
-report(status=status, wall=end - start, utime=ru.ru_utime, stime=ru.ru_stime,
-       maxrss=ru.ru_maxrss, timed_out=bool(timed_out), stopped=bool(stopped), left=len(left))
+report(status=status, wall=end - start, utime=utime, stime=stime,
+       maxrss=maxrss, timed_out=bool(timed_out), stopped=bool(stopped), left=len(left))
 """
 _SAFETY_S = 10.0  # extra time given to the launcher itself before everything is killed
 
