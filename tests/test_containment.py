@@ -720,3 +720,13 @@ def test_auto_falls_back_with_a_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setattr(runner, "_SANDBOX", [])
     assert sandbox_status() == (False, "bubblewrap (bwrap) is not installed")
+
+
+def test_containment_checks_its_options():
+    from vcmctc.errors import UserError
+
+    with pytest.raises(UserError, match=r"^--pass-env 'A=B': not an environment variable name$"):
+        Containment(pass_env=("A=B",))
+    assert Containment(pass_env="LD_LIBRARY_PATH").pass_env == ("LD_LIBRARY_PATH",)
+    with pytest.raises(UserError, match="^unknown sandbox mode 'docker'"):
+        Containment(sandbox="docker")

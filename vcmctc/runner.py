@@ -373,6 +373,7 @@ ENV_KEEP = ("PATH", "LANG", "LANGUAGE", "TZ", "CUDA_VISIBLE_DEVICES", "HIP_VISIB
             "ROCR_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
             "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 SANDBOX_MODES = ("auto", "bwrap", "off")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -394,6 +395,11 @@ class Containment:
         if self.sandbox not in SANDBOX_MODES:
             raise UserError(f"unknown sandbox mode {self.sandbox!r} (known: "
                             f"{', '.join(SANDBOX_MODES)})")
+        names = (self.pass_env,) if isinstance(self.pass_env, str) else tuple(self.pass_env)
+        for name in names:
+            if not isinstance(name, str) or not _ENV_NAME.match(name):
+                raise UserError(f"--pass-env {name!r}: not an environment variable name")
+        object.__setattr__(self, "pass_env", names)
 
     def resolved(self) -> "Containment":
         """``auto`` made ``bwrap`` or ``off`` (see :func:`sandbox_status`)."""
