@@ -205,7 +205,7 @@ def _sfu(ed, data: Path, sub: Path, rng, spec: dict) -> None:
         gt = data / "SFU_HW_Obj" / seq.id / f"{seq.id}_val.json"
         _write_json(gt, gt_data)
         points, seq_factor = [], rng.uniform(0.8, 1.25)
-        for q, qp in enumerate(seq.qps["LD"]):
+        for q, qp in enumerate(seq.qps_for(ed.default_scenario)):
             dets = []
             for f, (b, c) in enumerate(per_frame):
                 n_total = max(1, int(rng.poisson(43)))
@@ -235,7 +235,7 @@ def _tvd(ed, data: Path, sub: Path, rng, spec: dict) -> None:
         (folder / "seqinfo.ini").write_text(seqinfo(seq.id, seq.frames, seq.fps, seq.width,
                                                     seq.height))
         points, seq_factor = [], rng.uniform(0.8, 1.25)
-        for q, qp in enumerate(seq.qps["LD"]):
+        for q, qp in enumerate(seq.qps_for(ed.default_scenario)):
             out = f"outputs/{seq.id}/{seq.id}_qp{qp}.txt"
             write_mot(sub / out, tvd_pred(rng, gt, seq.frames, TVD_QUALITY[q]), int_cols=10)
             bits = f"bitstream/{seq.id}/{seq.id}_qp{qp}.bin"
@@ -285,7 +285,7 @@ def _oiv(ed, data: Path, sub: Path, rng, spec: dict, oiv_bitstreams: bool) -> No
     for set_id, (task, n_instances, n_classes) in OIV_SETS.items():
         seq = ed.sequences[set_id]
         entry = oiv_set(rng, data, sub, set_id, task == "instance-segmentation", n_instances,
-                        n_classes, OIV_IMAGES, seq.qps["AI"], oiv_bitstreams)
+                        n_classes, OIV_IMAGES, seq.qps_for("AI"), oiv_bitstreams)
         spec["sequences"][set_id] = {"family": "openimages", "cls": seq.cls, **entry}
 
 
@@ -416,7 +416,7 @@ def _manifest(spec: dict, sequences: list[str], codec: str, anchor: str | None,
     lines = [f'codec: "{codec}"', "track: fcm", f"edition: {EDITION}"]
     if anchor:
         lines.append(f"anchor: {anchor}")
-    lines += ["scenario: LD", "task:", "  adapter: provided", "sequences:"]
+    lines += ["task:", "  adapter: provided", "sequences:"]
     for seq_id in sequences:
         lines.append(f"  {seq_id}:")
         for k, p in enumerate(spec["sequences"][seq_id]["points"]):

@@ -400,6 +400,12 @@ def load_edition(name: str | Path) -> Edition:
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.exists():
         return _load_path(path.resolve())
+    # a bundled edition's file is named by its id (_load_path checks): found without reading
+    # every edition of cfg/ to index them
+    named = cfg_dir() / f"{name}.yaml"
+    if "/" not in str(name) and not str(name).startswith(".") and named.is_file() \
+            and not (_read_yaml(named) or {}).get("abstract"):
+        return _load_path(named.resolve())
     paths = edition_paths()
     if str(name) not in paths:
         near = difflib.get_close_matches(str(name), list(paths), n=3)

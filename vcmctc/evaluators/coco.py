@@ -23,6 +23,7 @@ import contextlib
 import io
 import math
 import threading
+from functools import lru_cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -62,8 +63,10 @@ def stat_names(iou_type: str) -> tuple[str, ...]:
     return KEYPOINT_STATS if iou_type == "keypoints" else DETECTION_STATS
 
 
+@lru_cache(maxsize=None)
 def backend_version(backend: str) -> str:
-    """Installed version of a backend's package, for result signatures.
+    """Installed version of a backend's package, for result signatures (looked up once per
+    process: every measure and pool step key asks for it).
 
     ``vcmctc`` reports ``vcmctc <version> (pycocotools <version>)``: its numbers are those of
     that pycocotools (whose IoU / OKS code and ``summarize`` it also runs for segm / keypoints).

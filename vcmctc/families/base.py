@@ -92,6 +92,9 @@ class Family:
     output_name: str = "output"     # file (or folder) name an adapter writes into its work folder
     output_help: str = ""           # one sentence: the task-output contract, for messages and docs
     pool_needs_gt: bool = False     # whether :meth:`pool` needs the members' ground truth
+    #: Version of :meth:`check_output`: verdicts are cached by content under it
+    #: (:mod:`vcmctc.submission.checks`); bump it when the check changes.
+    check_version: int = 1
 
     # -- identity -------------------------------------------------------------------------
     def metric(self, metric_id: str) -> MetricDef:
@@ -120,7 +123,9 @@ class Family:
 
     def check_output(self, seq: "Sequence", path: Path) -> str | None:
         """A light check of a task output (exists, parses, frames/images in range): None if it
-        looks right, else a one-line problem. Everything else is checked when it is measured."""
+        looks right, else a one-line problem. Everything else is checked when it is measured.
+        It may read the file and these fields of ``seq`` only: metric, kind, first_frame,
+        frames (its verdict is cached by them: :func:`vcmctc.submission.checks.check_key`)."""
         raise NotImplementedError
 
     # -- numbers --------------------------------------------------------------------------

@@ -533,13 +533,20 @@ def assemble(plan: Plan, outcomes: list[Outcome], steps: "Steps", options: Optio
 # the run
 
 
-def make_steps(plan: Plan, options: Options, out: Path) -> "Steps":
+def open_cache(options: Options, out: Path) -> Cache:
+    """The run's cache in ``out`` (it may not exist yet), with the file digests of earlier
+    runs loaded."""
+    cache = Cache(out / "cache", enabled=options.use_cache)
+    cache.load_digests()
+    return cache
+
+
+def make_steps(plan: Plan, options: Options, out: Path, cache: Cache | None = None) -> "Steps":
     from vcmctc.evaluators.coco import DEFAULT_BACKEND
     from vcmctc.submission.steps import GroundTruths, Steps, program_digests
 
     data_root = Path(os.path.abspath(options.data_root)) if options.data_root else None
-    cache = Cache(out / "cache", enabled=options.use_cache)
-    cache.load_digests()
+    cache = open_cache(options, out) if cache is None else cache
     from vcmctc.runner import Containment
 
     contain = Containment(sandbox=options.sandbox, pass_env=tuple(options.pass_env)).resolved()
@@ -559,13 +566,16 @@ def check_ground_truth(plan: Plan, steps: "Steps") -> None:
             steps.gts.files(seq, steps.family(seq))
 
 
-def run_plan(plan: Plan, options: Options, out: Path) -> tuple[Results | None, dict[str, Any]]:
+def run_plan(plan: Plan, options: Options, out: Path, cache: Cache | None = None
+             ) -> tuple[Results | None, dict[str, Any]]:
     from vcmctc.execution.executors import make_executor, run_graph
     from vcmctc.execution.graph import COUNTED, build_graph
     from vcmctc.execution.nodes import RunContext
     from vcmctc.progress import make_progress
+    from vcmctc.submission.checks import seal_checks
 
-    steps = make_steps(plan, options, out)
+    steps = make_steps(plan, options, out, cache)
+    seal_checks(steps.cache, plan.output_checks)   # the measure steps read them back
     check_ground_truth(plan, steps)
     points = list(plan.points())
     checks = [precheck(pp, steps) for pp in points]
@@ -711,12 +721,14 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results | None, Path
     STOPPING.clear()   # a new evaluation (an earlier one in this process may have been stopped)
     started = time.perf_counter()
     manifest = load_manifest(Path(os.path.abspath(folder)))
-    plan = validate(manifest, level=options.level, use_anchor=options.use_anchor)
+    # the verdicts of earlier runs' task-output checks are read from the output folder's cache
+    cache = open_cache(options, output_folder(options.out, manifest.root, create=False))
+    plan = validate(manifest, level=options.level, use_anchor=options.use_anchor, cache=cache)
     if plan.errors(options.allow_incomplete):
         raise ValidationFailed(plan)
     out = output_folder(options.out, manifest.root)
     with output_lock(out, shared=options.shard is not None):
-        results, run = run_plan(plan, options, out)
+        results, run = run_plan(plan, options, out, cache)
         run = {"wall_s": time.perf_counter() - started, **run}
         if results is None:   # a shard: its steps are in the cache, its record beside
             return None, write_shard(out, run)

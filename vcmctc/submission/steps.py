@@ -576,7 +576,10 @@ class Steps:
         key = self.measure_key(pp, output_digest)
         hit, cached = self.lookup("measure", key)
         if hit is None:
-            problem = family.check_output(seq, output)
+            from vcmctc.submission.checks import output_problem
+
+            problem = output_problem(family, seq, output, self.cache,
+                                     digest=output_digest if output.is_file() else None)
             work = self.cache.workdir("measure", key)
             try:  # (the work folder is sealed below, or removed when the ground truth fails)
                 if problem:

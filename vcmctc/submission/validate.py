@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from vcmctc.ctc.schema import Sequence
     from vcmctc.rate import Bits
     from vcmctc.submission.anchor_source import AnchorSource
+    from vcmctc.submission.cache import Cache
 
 LEVELS = ("best", *EVIDENCE_LEVELS)
 #: Task adapters that load the submission's code or pickled weights into vcmctc's own process.
@@ -75,6 +76,9 @@ class Plan:
     findings: list[Finding] = field(default_factory=list)
     # canonical sequence id -> planned points, in manifest order
     sequences: dict[str, list[PlannedPoint]] = field(default_factory=dict)
+    # task-output checks made by this validation, cache key -> verdict, for the run to seal
+    # (:mod:`vcmctc.submission.checks`)
+    output_checks: dict[str, str | None] = field(default_factory=dict)
 
     def add(self, level: str, seq: str | None, point: str | None, msg: str,
             kind: str = "conformance") -> None:
@@ -161,9 +165,12 @@ def rate_of(seq: "Sequence", bits: float, pixels: int | None = None) -> float | 
 # validation
 
 def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
-             use_anchor: bool = True) -> Plan:
+             use_anchor: bool = True, cache: "Cache | None" = None) -> Plan:
     """Check ``manifest`` and plan its evaluation at evidence ``level`` (``best``: each point's
-    strongest evidence). ``use_anchor=False`` plans a run without BD-rates (``--no-anchor``)."""
+    strongest evidence). ``use_anchor=False`` plans a run without BD-rates (``--no-anchor``).
+    ``cache``: a run's cache holding the task-output verdicts of earlier runs (a task output
+    checked before, byte for byte, is not parsed again); new verdicts go to
+    ``plan.output_checks``."""
     from vcmctc.adapters import adapter_problem
     from vcmctc.ctc.editions import load_edition
     from vcmctc.runner import DECODER_PLACEHOLDERS, check_template
@@ -222,7 +229,7 @@ def validate(manifest: Manifest, *, level: str = "best", check_md5: bool = True,
             plan.add("error", name, None, f"sequence {seq.id} is listed twice (as an alias?)")
             continue
         points = [p for p in manifest.points if p.sequence == name]
-        plan.sequences[seq.id] = [_plan_point(plan, seq, p, check_md5) for p in points]
+        plan.sequences[seq.id] = [_plan_point(plan, seq, p, check_md5, cache) for p in points]
     for seq in edition.sequences.values():
         if seq.id not in plan.sequences:
             lv = "warning" if seq.optional else "error"
@@ -298,7 +305,8 @@ def _level(plan: Plan, seq: "Sequence", p: Point) -> str | None:
     return plan.level
 
 
-def _plan_point(plan: Plan, seq: "Sequence", p: Point, check_md5: bool) -> PlannedPoint:
+def _plan_point(plan: Plan, seq: "Sequence", p: Point, check_md5: bool,
+                cache: "Cache | None" = None) -> PlannedPoint:
     from vcmctc.rate import bits_of_files
 
     level = _level(plan, seq, p)
@@ -380,16 +388,18 @@ def _plan_point(plan: Plan, seq: "Sequence", p: Point, check_md5: bool) -> Plann
     elif "decoded" in files:
         _check_decoded(plan, seq, p, files["decoded"][0], check_md5=check_md5)
     if level == "outputs" and "task-output" in files:
-        _check_output(plan, seq, p, files["task-output"][0])
+        _check_output(plan, seq, p, files["task-output"][0], cache)
     return PlannedPoint(seq, p, level, files, items, bits, rate, source)
 
 
-def _check_output(plan: Plan, seq: "Sequence", p: Point, path: Path) -> None:
+def _check_output(plan: Plan, seq: "Sequence", p: Point, path: Path,
+                  cache: "Cache | None") -> None:
     from vcmctc.families import family_for
+    from vcmctc.submission.checks import output_problem
 
     if not seq.metric:
         return
-    problem = family_for(seq.metric).check_output(seq, path)
+    problem = output_problem(family_for(seq.metric), seq, path, cache, found=plan.output_checks)
     if problem:
         plan.add("error", seq.id, p.label, f"task output: {problem}", kind="files")
 
