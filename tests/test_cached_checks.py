@@ -17,13 +17,14 @@ from vcmctc.submission.cache import Cache, file_sha256
 from vcmctc.submission.pipeline import Options, ValidationFailed, evaluate
 
 
-def coco_submission(tmp_path: Path) -> tuple[Path, Path]:
+def coco_submission(tmp_path: Path, seqs: tuple[str, ...] = ("SeqA", "SeqB")
+                    ) -> tuple[Path, Path]:
     rng = np.random.default_rng(5)
     data, sub = tmp_path / "data", tmp_path / "sub"
     (data / "coco").mkdir(parents=True)
     sub.mkdir()
     points = {}
-    for seq in ("SeqA", "SeqB"):
+    for seq in seqs:
         gt, dets = coco_case(rng)
         (data / "coco" / f"{seq}.json").write_text(json.dumps(gt))
         for k in range(2):   # the second point misses every third detection
@@ -34,10 +35,8 @@ def coco_submission(tmp_path: Path) -> tuple[Path, Path]:
                        for k in range(2)]
     edition = write_edition(sub, "gen-coco-checks", """\
         Det: {task: object-detection, metric: coco-bbox-ap, first_frame: 0, gt: "coco/{id}.json"}
-        """, """\
-        SeqA: {dataset: Det, class: X, width: 320, height: 240, fps: 30, frames: 6, qps: {RA: [30, 35]}}
-        SeqB: {dataset: Det, class: X, width: 320, height: 240, fps: 30, frames: 6, qps: {RA: [30, 35]}}
-        """, "X: {}")
+        """, "".join(f"{seq}: {{dataset: Det, class: X, width: 320, height: 240, fps: 30, "
+                     "frames: 6, qps: {RA: [30, 35]}}\n" for seq in seqs), "X: {}")
     write_submission(sub, edition, points)
     return sub, data
 
@@ -181,3 +180,27 @@ def test_check_key_names_what_the_verdict_depends_on(tmp_path):
         check_version = CocoFamily.check_version + 1
 
     assert checks.check_key(Revised(), seq, path, "d") != base
+
+
+def test_cold_run_parses_each_output_once_beyond_the_four_recent(tmp_path, monkeypatch):
+    """validate checks all six outputs before any is measured (more than the 4 parses kept by
+    default): within evaluate the measures still take validate's parses, and nothing stays kept
+    after the run. The numbers equal a run that parses every output twice."""
+    from vcmctc import safeload
+    from vcmctc.families import base
+
+    parsed: list[str] = []
+    real = safeload.loads_json
+    monkeypatch.setattr(safeload, "loads_json",
+                        lambda raw, **kw: parsed.append(Path(kw["source"]).name) or real(raw, **kw))
+    sub, data = coco_submission(tmp_path, ("SeqA", "SeqB", "SeqC"))
+    once, _ = run(sub, data, tmp_path / "out")
+    outputs = sorted(f"Seq{s}_{k}.json" for s in "ABC" for k in (0, 1))
+    assert sorted(n for n in parsed if n in outputs) == outputs      # (and each GT file once)
+    assert base._recent == {}
+
+    parsed.clear()
+    monkeypatch.setattr(base, "_keep", lambda key, data, size: None)   # nothing kept
+    twice, _ = run(sub, data, tmp_path / "out-2")
+    assert sorted(n for n in parsed if n in outputs) == sorted(outputs * 2)
+    assert numbers(twice) == numbers(once)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,15 +196,35 @@ def take_output_json(path: Path) -> Any:
     """The parsed JSON task output at ``path`` (errors are UserErrors naming the file).
 
     A run checks a task output (:meth:`Family.check_output`, which parses it with
-    :func:`read_output_json`) right before measuring it: the measure takes that parse instead
-    of parsing the file again when the file's bytes are the same (same SHA-256), and the entry
-    is dropped, so the caller may modify what it gets."""
+    :func:`read_output_json`) before measuring it: the measure takes that parse instead of
+    parsing the file again when the file's bytes are the same (same SHA-256), and the entry is
+    dropped, so the caller may modify what it gets."""
     return _output_json(path, take=True)
 
 
-_RECENT_MAX = 4           # parsed outputs kept (a check is followed by its measure)
-_recent: "dict[tuple[str, bytes], Any]" = {}
+# Parsed outputs kept from their check to their measure. By default the 4 most recent (a check
+# right before its measure: task outputs a run just made); inside :func:`keep_parsed_outputs`
+# (``evaluate`` checks every submitted output while it validates, then measures them) also as
+# many as fit in a budget of source bytes; an output beyond it is parsed again by its measure.
+_RECENT_MAX = 4
+_recent: "dict[tuple[str, bytes], tuple[Any, int]]" = {}
 _recent_lock = threading.Lock()
+_budget = [0]                 # source bytes that may be kept beyond the 4 most recent
+
+
+@contextmanager
+def keep_parsed_outputs(budget_bytes: int = 64 << 20):
+    """Within the block, keep the parses of task outputs of up to ``budget_bytes`` of source in
+    total until their measure takes them (64 MiB of COCO results JSON take ~160 MiB parsed);
+    everything kept is dropped when the block ends."""
+    with _recent_lock:
+        _budget[0] = budget_bytes
+    try:
+        yield
+    finally:
+        with _recent_lock:
+            _budget[0] = 0
+            _recent.clear()
 
 
 def _output_json(path: Path, *, take: bool) -> Any:
@@ -212,17 +233,24 @@ def _output_json(path: Path, *, take: bool) -> Any:
     raw = read_bytes(path, JSON_MAX_BYTES, what="JSON file")
     key = (str(path), hashlib.sha256(raw).digest())
     with _recent_lock:
-        data = _recent.pop(key, _MISSING)
+        data, size = _recent.pop(key, (_MISSING, 0))
         if data is not _MISSING and not take:
-            _recent[key] = data        # most recent last
+            _recent[key] = data, size        # most recent last
     if data is _MISSING:
         data = loads_json(raw, source=path)
         if not take:
-            with _recent_lock:
-                _recent[key] = data
-                while len(_recent) > _RECENT_MAX:
-                    del _recent[next(iter(_recent))]
+            _keep(key, data, len(raw))
     return data
+
+
+def _keep(key: tuple[str, bytes], data: Any, size: int) -> None:
+    with _recent_lock:
+        kept = sum(s for _, s in _recent.values())
+        if len(_recent) < _RECENT_MAX or kept + size <= _budget[0]:
+            _recent[key] = data, size
+        elif not _budget[0]:     # the 4 most recent only: the oldest goes
+            del _recent[next(iter(_recent))]
+            _recent[key] = data, size
 
 
 _MISSING = object()

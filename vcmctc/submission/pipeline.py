@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from vcmctc import __version__
 from vcmctc.errors import UserError
+from vcmctc.families.base import keep_parsed_outputs
 from vcmctc.results.aggregate import class_row, overall_row, sequence_row, weakest
 from vcmctc.results.model import SCHEMA, AnchorInfo, CurvePoint, PointResult, Results, Row
 from vcmctc.submission.cache import Cache, file_sha256, hash_json
@@ -723,20 +724,23 @@ def evaluate(folder: str | Path, options: Options) -> tuple[Results | None, Path
     manifest = load_manifest(Path(os.path.abspath(folder)))
     # the verdicts of earlier runs' task-output checks are read from the output folder's cache
     cache = open_cache(options, output_folder(options.out, manifest.root, create=False))
-    plan = validate(manifest, level=options.level, use_anchor=options.use_anchor, cache=cache)
-    if plan.errors(options.allow_incomplete):
-        raise ValidationFailed(plan)
-    out = output_folder(options.out, manifest.root)
-    with output_lock(out, shared=options.shard is not None):
-        results, run = run_plan(plan, options, out, cache)
-        run = {"wall_s": time.perf_counter() - started, **run}
-        if results is None:   # a shard: its steps are in the cache, its record beside
-            return None, write_shard(out, run)
-        from vcmctc.runinfo import run_record
+    # validate parses each task output to check it; the local executor's measure steps take
+    # those parses (in this process) instead of parsing every output again
+    with keep_parsed_outputs(64 << 20 if options.executor == "local" else 0):
+        plan = validate(manifest, level=options.level, use_anchor=options.use_anchor, cache=cache)
+        if plan.errors(options.allow_incomplete):
+            raise ValidationFailed(plan)
+        out = output_folder(options.out, manifest.root)
+        with output_lock(out, shared=options.shard is not None):
+            results, run = run_plan(plan, options, out, cache)
+            run = {"wall_s": time.perf_counter() - started, **run}
+            if results is None:   # a shard: its steps are in the cache, its record beside
+                return None, write_shard(out, run)
+            from vcmctc.runinfo import run_record
 
-        results.run = {**run, **run_record(results.signature)}
-        path = out / "results.json"
-        write_results(results, path)
+            results.run = {**run, **run_record(results.signature)}
+            path = out / "results.json"
+            write_results(results, path)
     return results, path
 
 
