@@ -158,3 +158,55 @@ def test_unreadable_files(tmp_path):
         load_coco_gt(write(tmp_path, "list.json", []))
     with pytest.raises(UserError, match="is a directory"):
         load_coco_gt(tmp_path)
+
+
+def _outcome(fn):
+    try:
+        return "ok", fn()
+    except UserError as exc:
+        return "error", str(exc)
+
+
+def test_bulk_box_check_agrees_with_the_entry_by_entry_check(monkeypatch):
+    """Random results lists, mostly plain, sometimes with one unusual entry (float or bool id,
+    string score, NaN, negative size, short box, missing key, unknown image or category), with
+    and without a category map: the one-loop check of plain lists gives what the entry-by-entry
+    check alone gives, and ``copy=False`` returns the caller's own list when it is plain."""
+    import math
+    import random
+
+    from vcmctc.datasets import coco
+
+    def entry_by_entry(dets, gt, **kw):
+        with monkeypatch.context() as m:
+            m.setattr(coco, "_plain_box_results", lambda *a: None)
+            return validate_coco_results(dets, gt, **kw)
+
+    gt = validate_coco_gt(GT)
+    swap = {1: 3, 3: 1, 2: 1}
+    oddities = [("image_id", 1.0), ("image_id", True), ("image_id", 7), ("category_id", 2),
+                ("category_id", 3.0), ("score", "0.5"), ("score", math.nan), ("score", 10**400),
+                ("bbox", [1, 2, -3, 4]), ("bbox", [1, 2, 3]), ("bbox", (1, 2, 3, 4)),
+                ("bbox", [1, 2, math.inf, 4]), ("bbox", [1, "2", 3, 4]), ("score", None)]
+    rng = random.Random(3)
+    for case in range(300):
+        dets = [{"image_id": rng.choice([1, 2]), "category_id": rng.choice([1, 3]),
+                 "bbox": [rng.uniform(0, 50), rng.randint(0, 9), rng.uniform(0, 9), 4],
+                 "score": rng.random()} for _ in range(rng.randint(0, 6))]
+        if dets and case % 3:
+            i = rng.randrange(len(dets))
+            key, value = rng.choice(oddities + [("delete", None)])
+            if key == "delete":
+                del dets[i][rng.choice(list(dets[i]))]
+            else:
+                dets[i][key] = value
+        before = copy.deepcopy(dets)
+        fast = _outcome(lambda: validate_coco_results(dets, gt))
+        assert fast == _outcome(lambda: entry_by_entry(dets, gt)), (case, dets)
+        mapped = _outcome(lambda: validate_coco_results(dets, gt, category_map=swap))
+        assert mapped == _outcome(lambda: entry_by_entry(dets, gt, category_map=swap))
+        assert dets == before                      # copies: the input is untouched
+        owned = _outcome(lambda: validate_coco_results(dets, gt, copy=False))
+        assert owned == fast
+        if not (dets and case % 3):                # no oddity: a plain list, returned as is
+            assert owned[1] is dets

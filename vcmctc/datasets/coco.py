@@ -257,8 +257,11 @@ def load_coco_gt(path: str | Path, *, iou_type: str = "bbox") -> dict:
 def validate_coco_results(data: Any, gt: Mapping, *, source: Any = "<results>",
                           iou_type: str = "bbox",
                           category_map: Mapping[int, int] | None = None,
-                          drop_unknown_categories: bool = False) -> list[dict]:
-    """Check a COCO results list against ``gt``; return normalised shallow copies.
+                          drop_unknown_categories: bool = False,
+                          copy: bool = True) -> list[dict]:
+    """Check a COCO results list against ``gt``; return normalised shallow copies
+    (``copy=False``, for a caller that owns ``data``: when every entry is a plain box result
+    already normalised, ``data`` itself).
 
     Every ``image_id`` must be a GT image (pycocotools asserts otherwise). A ``category_id``
     absent from the GT categories is an error by default: pycocotools would silently ignore such
@@ -278,18 +281,12 @@ def validate_coco_results(data: Any, gt: Mapping, *, source: Any = "<results>",
     # pycocotools' loadRes picks its branch from the first entry only: with segm results, either
     # all entries carry a bbox (box area is then used) or none does (mask area is used).
     first_has_bbox = bool(data) and isinstance(data[0], dict) and "bbox" in data[0]
+    if iou_type == "bbox":
+        plain = _plain_box_results(data, image_ids, category_ids, category_map, copy)
+        if plain is not None:
+            return plain
     out = []
-    fast = iou_type == "bbox"
     for i, det in enumerate(data):
-        if fast and _plain_box_result(det, image_ids, category_ids, category_map):
-            # the common case, checked in one go; anything unusual takes the path below,
-            # which reports or drops it precisely
-            det = dict(det)
-            det["image_id"] = int(det["image_id"])
-            cat_id = int(det["category_id"])
-            det["category_id"] = cat_id if category_map is None else category_map[cat_id]
-            out.append(det)
-            continue
         _require(det, required, source, "results", i)
         det = dict(det)
         det["image_id"] = _as_id(det["image_id"], source, _where("results", i, "image_id"))
@@ -338,35 +335,36 @@ def validate_coco_results(data: Any, gt: Mapping, *, source: Any = "<results>",
 _NUMBER_TYPES = frozenset((int, float))  # exact types: bool is not a number here
 
 
-def _plain_box_result(det: Any, image_ids: set, category_ids: set,
-                      category_map: Mapping[int, int] | None) -> bool:
-    """True if ``det`` is a well-formed box result (the fast path of validate_coco_results)."""
-    if type(det) is not dict:
-        return False
+def _plain_box_results(data: list, image_ids: set, category_ids: set,
+                       category_map: Mapping[int, int] | None, copy: bool) -> list[dict] | None:
+    """The common case, checked in one loop: when every entry is a well-formed box result with
+    integer ids, the checked list (shallow copies, or with ``copy=False`` and no map ``data``
+    itself); else None, and each entry is checked on its own (which reports or drops the
+    unusual ones precisely)."""
+    isfinite, numbers = math.isfinite, _NUMBER_TYPES
     try:
-        image_id, cat_id, score, box = (det["image_id"], det["category_id"], det["score"],
-                                        det["bbox"])
-    except KeyError:
-        return False
-    if type(image_id) is float and image_id.is_integer():
-        image_id = int(image_id)
-    if type(cat_id) is float and cat_id.is_integer():
-        cat_id = int(cat_id)
-    if type(image_id) is not int or type(cat_id) is not int or image_id not in image_ids:
-        return False
+        for det in data:
+            if type(det) is not dict:
+                return None
+            image_id, cat_id, score, box = (det["image_id"], det["category_id"], det["score"],
+                                            det["bbox"])
+            if type(image_id) is not int or type(cat_id) is not int or image_id not in image_ids:
+                return None
+            if category_map is not None:
+                cat_id = category_map.get(cat_id)
+            if (cat_id not in category_ids or type(score) not in numbers
+                    or type(box) is not list or len(box) != 4):
+                return None
+            x, y, w, h = box
+            if not (type(x) in numbers and type(y) in numbers and type(w) in numbers
+                    and type(h) in numbers and isfinite(x + y + w + h + score)
+                    and w >= 0 and h >= 0):
+                return None
+    except (KeyError, OverflowError):   # a missing key; an int too large for a float
+        return None
     if category_map is not None:
-        cat_id = category_map.get(cat_id)
-    if cat_id not in category_ids or type(score) not in _NUMBER_TYPES:
-        return False
-    if type(box) is not list or len(box) != 4:
-        return False
-    x, y, w, h = box
-    try:
-        return (type(x) in _NUMBER_TYPES and type(y) in _NUMBER_TYPES
-                and type(w) in _NUMBER_TYPES and type(h) in _NUMBER_TYPES
-                and math.isfinite(x + y + w + h + score) and w >= 0 and h >= 0)
-    except OverflowError:  # an int too large for a float
-        return False
+        return [{**det, "category_id": category_map[det["category_id"]]} for det in data]
+    return [dict(det) for det in data] if copy else data
 
 
 def load_coco_results(path: str | Path, gt: Mapping, *, iou_type: str = "bbox",

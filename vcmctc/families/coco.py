@@ -102,7 +102,7 @@ class CocoFamily(Family):
         from vcmctc.families.base import take_output_json
 
         return validate_coco_results(take_output_json(output), gt.data, source=output,
-                                     iou_type=self.iou_type(seq))
+                                     iou_type=self.iou_type(seq), copy=False)
 
     def measure(self, seq: "Sequence", gt: GroundTruth, output: Path) -> Measurement:
         from vcmctc.evaluators.coco import coco_finalize, coco_state, evaluate_coco
