@@ -25,3 +25,15 @@ def test_import_vcmctc_is_light():
             "print(','.join(m for m in ('pandas','pycocotools','torch','scipy','matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_cli_help_imports_no_numeric_library():
+    """``vcmctc --help`` loads the command line only: no numpy, pandas, scipy or
+    importlib.metadata (each command imports what it needs when it runs)."""
+    import subprocess
+    code = ("import sys\nfrom vcmctc.cli import main\ncode = main(['--help'])\n"
+            "heavy = ('numpy', 'pandas', 'scipy', 'pycocotools', 'importlib.metadata')\n"
+            "print(code, ','.join(m for m in heavy if m in sys.modules), file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Usage" in out.stdout
+    assert out.stderr.strip() == "0"

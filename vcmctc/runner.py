@@ -33,10 +33,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 from vcmctc.errors import UserError, one_line
-from vcmctc.media.yuv import YuvFormat
+
+if TYPE_CHECKING:
+    from vcmctc.media.yuv import YuvFormat
 
 DECODE_STATUSES = ("ok", "failed", "timeout", "no-output", "bad-output", "wrong-size",
                    "md5-mismatch")

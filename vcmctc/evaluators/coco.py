@@ -24,7 +24,6 @@ import io
 import math
 import threading
 from functools import lru_cache
-from importlib import metadata
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from vcmctc.errors import UserError
@@ -71,6 +70,8 @@ def backend_version(backend: str) -> str:
     ``vcmctc`` reports ``vcmctc <version> (pycocotools <version>)``: its numbers are those of
     that pycocotools (whose IoU / OKS code and ``summarize`` it also runs for segm / keypoints).
     """
+    from importlib import metadata
+
     COCO_BACKENDS.check(backend)
     try:
         if backend == "vcmctc":
