@@ -377,7 +377,9 @@ def _expand(df, relatives: dict[str, list[str]], path: Any, *, labels_file: bool
 
 def decode_mask_string(value: str, height: int, width: int) -> dict:
     """An Open Images challenge mask (base64 of zlib of a COCO compressed RLE) as an RLE dict."""
-    counts = zlib.decompress(base64.b64decode(value, validate=False))
+    # binascii directly: base64.b64decode(value, validate=False) without its str -> bytes copy
+    # (the same bytes, the same ValueError for a non-ASCII string)
+    counts = zlib.decompress(binascii.a2b_base64(value))
     return {"size": [int(height), int(width)], "counts": counts}
 
 
@@ -433,22 +435,28 @@ def _mask_column(df, path: Any, size_cols: tuple[str, str] = ("ImageHeight", "Im
     import pandas as pd
 
     values = df["Mask"].to_numpy(dtype=object)
+    present = ~pd.isna(df["Mask"]).to_numpy(dtype=bool)
     heights = df[size_cols[0]].to_numpy()
     widths = df[size_cols[1]].to_numpy()
-    out: list = []
-    for r, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-            out.append(None)
-            continue
-        h, w = heights[r], widths[r]
-        if not (np.isfinite(h) and np.isfinite(w)) or h < 1 or w < 1:
-            raise UserError("ImageWidth/ImageHeight must be positive with a Mask", file=path,
-                            line=_line_of(Path(path), r))
-        try:
-            out.append(decode_mask_string(str(value), int(h), int(w)))
-        except (binascii.Error, zlib.error, ValueError) as exc:
-            raise UserError(f"Mask: not base64/zlib COCO RLE ({exc})", file=path,
-                            line=_line_of(Path(path), r)) from None
+    with np.errstate(invalid="ignore"):
+        sized = np.isfinite(heights) & np.isfinite(widths) & (heights >= 1) & (widths >= 1)
+    unsized = np.flatnonzero(present & ~sized)
+    # rows are decoded in order, so the first problem row is the one reported
+    stop = int(unsized[0]) if unsized.size else len(values)
+    rows = np.flatnonzero(present[:stop]).tolist()
+    hs, ws = heights.tolist(), widths.tolist()
+    out: list = [None] * len(values)
+    a2b, decompress = binascii.a2b_base64, zlib.decompress
+    r = -1
+    try:
+        for r in rows:
+            out[r] = {"size": [int(hs[r]), int(ws[r])], "counts": decompress(a2b(str(values[r])))}
+    except (binascii.Error, zlib.error, ValueError) as exc:
+        raise UserError(f"Mask: not base64/zlib COCO RLE ({exc})", file=path,
+                        line=_line_of(Path(path), r)) from None
+    if stop < len(values):
+        raise UserError("ImageWidth/ImageHeight must be positive with a Mask", file=path,
+                        line=_line_of(Path(path), stop))
     return out
 
 
