@@ -95,6 +95,8 @@ class ImagePred:
     scores: np.ndarray  # (N,) float64
     labels: np.ndarray  # (N,) int64
     masks: list | None = None  # per detection: RLE dict or None (no mask)
+    # (masks: ``boxes`` are the masks' tight boxes, zeros for a detection the evaluation never
+    # looks at: image outside the GT, class not verified for the image)
 
 
 @dataclass
@@ -845,7 +847,8 @@ def load_predictions(path: str | Path, gt: OpenImagesGT, *, masks: bool = False)
         for col in ("ImageWidth", "ImageHeight"):
             df[col] = pd.to_numeric(df[col], errors="coerce")
         rles = _mask_column(df, path)
-        boxes = _mask_boxes(rles)
+        # the tight box of a detection the evaluation never looks at is never read
+        boxes = _mask_boxes(rles, evaluated(gt, ids, labels))
     else:
         boxes = df[["YMin", "XMin", "YMax", "XMax"]].to_numpy(dtype=float)
         rles = None
@@ -860,12 +863,39 @@ def load_predictions(path: str | Path, gt: OpenImagesGT, *, masks: bool = False)
     return out
 
 
-def _mask_boxes(rles: list) -> np.ndarray:
-    """Tight normalised [ymin, xmin, ymax, xmax] of each mask; zeros for a missing/empty one."""
+def verified_codes(gt: OpenImagesGT, keys: list[str]) -> np.ndarray:
+    """``k * (len(gt.classes) + 1) + class`` for each class verified for image ``keys[k]`` (an
+    image-level label or a GT box): the (image, class) pairs the evaluation looks at."""
+    width = len(gt.classes) + 1
+    parts = [np.concatenate((gt.images[key].verified, gt.images[key].labels)) + k * width
+             for k, key in enumerate(keys)]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def evaluated(gt: OpenImagesGT, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Which detections (image key, class index; -1: class unknown to the GT) the evaluation
+    looks at: image in the GT, class verified for it."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(ids, dtype=object))
+    keys = [str(u) for u in uniques]
+    known = np.asarray([key in gt.images for key in keys] + [False], dtype=bool)
+    # rows of unknown images point past the known ones (no code matches them)
+    position = np.cumsum(known) - 1
+    position[~known] = len(keys)
+    image = position[codes]
+    width = len(gt.classes) + 1
+    return np.isin(image * width + labels, verified_codes(gt, [k for k in keys if k in gt.images])) \
+        & (labels >= 0) & known[codes]
+
+
+def _mask_boxes(rles: list, wanted: np.ndarray | None = None) -> np.ndarray:
+    """Tight normalised [ymin, xmin, ymax, xmax] of each mask (of the ``wanted`` ones, bool per
+    mask); zeros for a missing/empty (or not wanted) one."""
     from pycocotools import mask as mask_utils
 
     boxes = np.zeros((len(rles), 4), dtype=float)
-    idx = [i for i, r in enumerate(rles) if r is not None]
+    idx = [i for i, r in enumerate(rles) if r is not None and (wanted is None or wanted[i])]
     if idx:
         xywh = mask_utils.toBbox([rles[i] for i in idx])
         hw = np.array([rles[i]["size"] for i in idx], dtype=float)

@@ -35,7 +35,7 @@ from typing import Mapping
 
 import numpy as np
 
-from vcmctc.datasets.openimages import ImageGT, ImagePred, OpenImagesGT
+from vcmctc.datasets.openimages import ImageGT, ImagePred, OpenImagesGT, verified_codes
 from vcmctc.errors import UserError
 
 
@@ -466,11 +466,8 @@ class _Detections:
             counts["unknown_class"] += int((labels < 0).sum())
         # classes with an image-level label or a GT box, per image (label -1: never)
         width = len(gt.classes) + 1
-        verified = [np.concatenate((gt.images[images[i]].verified, gt.images[images[i]].labels))
-                    + i * width for i, _ in known]
-        allowed = np.isin(image * width + labels,
-                          np.concatenate(verified) if verified else np.zeros(0, np.int64)) \
-            & (labels >= 0)
+        codes = verified_codes(gt, images)
+        allowed = np.isin(image * width + labels, codes) & (labels >= 0)
         valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
         if known:
             counts["unverified"] += int((~allowed).sum())
