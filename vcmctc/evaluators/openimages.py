@@ -249,15 +249,16 @@ def _check_sizes(gt: ImageGT, det_masks: list) -> None:
 
 def count_gt(gt: OpenImagesGT, params: OIParams = OIParams()) -> np.ndarray:
     """GT instances per class: non-group-of + weight x group-of (masks: only those with a mask)."""
-    plain = np.zeros(len(gt.classes), dtype=np.int64)
-    grouped = np.zeros(len(gt.classes), dtype=np.int64)
-    for img in gt.images.values():
-        counted = np.ones(len(img.labels), dtype=bool)
-        if params.masks:
-            counted = np.array([m is not None for m in (img.masks or [None] * len(img.labels))],
-                               dtype=bool)
-        plain += np.bincount(img.labels[counted & ~img.group_of], minlength=len(gt.classes))
-        grouped += np.bincount(img.labels[counted & img.group_of], minlength=len(gt.classes))
+    imgs = list(gt.images.values())
+    labels = np.concatenate([img.labels for img in imgs] + [np.zeros(0, dtype=np.int64)])
+    group_of = np.concatenate([img.group_of for img in imgs] + [np.zeros(0, dtype=bool)])
+    counted = np.ones(len(labels), dtype=bool)
+    if params.masks:
+        counted = np.array([m is not None for img in imgs
+                            for m in (img.masks or [None] * len(img.labels))], dtype=bool)
+    # integer counts: summed over all images at once they are the per-image sums
+    plain = np.bincount(labels[counted & ~group_of], minlength=len(gt.classes)).astype(np.int64)
+    grouped = np.bincount(labels[counted & group_of], minlength=len(gt.classes)).astype(np.int64)
     return plain + params.group_of_weight * grouped
 
 
@@ -593,27 +594,57 @@ class _Flags:
 
 
 def _pair_overlap(dets: _Detections, gts: _GTInstances, d, g, *, ioa: bool,
-                  masks: bool) -> np.ndarray:
+                  masks: "_MaskOverlaps | None" = None) -> np.ndarray:
     """Overlap of each (detection, GT instance) pair: :func:`box_iou` / :func:`box_ioa`
-    element by element, or :func:`mask_overlap` per group (its float32 values)."""
-    if not masks:
-        a, b = dets.boxes[d], gts.boxes[g]
-        inter = (np.maximum(0.0, np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]))
-                 * np.maximum(0.0, np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])))
-        area = box_area(a)
-        return inter / area if ioa else inter / (area + box_area(b) - inter)
-    out = np.zeros(len(d), dtype=np.float32)
-    if not len(d):
-        return out
-    # pairs come as whole groups: detections of a group x its GTs, row by row
-    key = dets.key[d]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    for start, end in zip(starts.tolist(), np.r_[starts[1:], len(d)].tolist()):
-        rows = range(int(d[start]), int(d[end - 1]) + 1)
-        cols = g[start:start + (end - start) // len(rows)]
-        out[start:end] = mask_overlap([dets.masks[r] for r in rows],
-                                      [gts.masks[c] for c in cols], ioa=ioa).ravel()
-    return out
+    element by element, or the masks' (``masks``: IoA for group-of GTs, as the steps use them)."""
+    if masks is not None:
+        return masks.values(d, g)
+    a, b = dets.boxes[d], gts.boxes[g]
+    inter = (np.maximum(0.0, np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]))
+             * np.maximum(0.0, np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])))
+    area = box_area(a)
+    return inter / area if ioa else inter / (area + box_area(b) - inter)
+
+
+class _MaskOverlaps:
+    """:func:`mask_overlap` of every detection with every GT mask of its image (IoU, IoA for a
+    group-of GT), one pycocotools call per image: it computes each pair on its own, so the
+    values are those of the per-class calls."""
+
+    def __init__(self, dets: _Detections, gts: _GTInstances):
+        from pycocotools import mask as mask_utils
+
+        width = dets.width
+        with_mask = np.flatnonzero(gts.has_mask)
+        gt_image = gts.key[with_mask] // width
+        images = np.intersect1d(dets.image, gt_image)
+        d_lo = np.searchsorted(dets.image, images, "left")
+        d_hi = np.searchsorted(dets.image, images, "right")
+        g_lo = np.searchsorted(gt_image, images, "left")
+        g_hi = np.searchsorted(gt_image, images, "right")
+        size = int(max(dets.image.max(initial=-1), gt_image.max(initial=-1))) + 1
+        self.offset = np.zeros(size, dtype=np.int64)
+        self.first_det = np.zeros(size, dtype=np.int64)
+        self.columns = np.zeros(size, dtype=np.int64)
+        self.column = np.zeros(len(gts.key), dtype=np.int64)  # GT index -> column in its image
+        self.first_det[images], self.columns[images] = d_lo, g_hi - g_lo
+        self.offset[images] = np.cumsum((d_hi - d_lo) * (g_hi - g_lo)) - (d_hi - d_lo) * (g_hi - g_lo)
+        self.column[with_mask] = np.arange(len(with_mask)) - np.repeat(
+            np.searchsorted(gt_image, gt_image, "left"), 1)
+        crowd = gts.group_of.astype(np.uint8)
+        parts = []
+        for dl, dh, gl, gh in zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist()):
+            cols = with_mask[gl:gh]
+            values = mask_utils.iou(dets.masks[dl:dh], [gts.masks[c] for c in cols],
+                                    crowd[cols].tolist())
+            parts.append(np.asarray(values, dtype=np.float64).reshape(-1))
+        self.flat = np.concatenate(parts) if parts else np.zeros(0)
+        self.image = dets.image
+
+    def values(self, d: np.ndarray, g: np.ndarray) -> np.ndarray:
+        img = self.image[d]
+        at = self.offset[img] + (d - self.first_det[img]) * self.columns[img] + self.column[g]
+        return self.flat[at].astype(np.float32)
 
 
 def _match_all(dets: _Detections, gts: _GTInstances, p: OIParams):
@@ -633,10 +664,12 @@ def _match_all(dets: _Detections, gts: _GTInstances, p: OIParams):
                  (gts.group_of, True, False, False, True)]
     group_scores = np.zeros(0)
     group_at = np.zeros(0, dtype=np.int64)
+    mask_values = _MaskOverlaps(dets, gts) if p.masks else None
     for sel, ioa, masks, box_only, entries in steps:
         key, idx = gts.subset(sel)
         d, pos = _pairs(dets.key, key)
-        values = _pair_overlap(dets, gts, d, idx[pos], ioa=ioa, masks=masks)
+        values = _pair_overlap(dets, gts, d, idx[pos], ioa=ioa,
+                               masks=mask_values if masks else None)
         if not ioa:
             flags.match_iou(d, pos, values, box_only)
             continue
