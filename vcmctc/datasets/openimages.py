@@ -452,7 +452,8 @@ def _mask_column(df, path: Any, size_cols: tuple[str, str] = ("ImageHeight", "Im
     r = -1
     try:
         for r in rows:
-            out[r] = {"size": [int(hs[r]), int(ws[r])], "counts": decompress(a2b(str(values[r])))}
+            counts = decompress(a2b(str(values[r])))
+            out[r] = {"size": [int(hs[r]), int(ws[r])], "counts": counts}
     except (binascii.Error, zlib.error, ValueError) as exc:
         raise UserError(f"Mask: not base64/zlib COCO RLE ({exc})", file=path,
                         line=_line_of(Path(path), r)) from None
@@ -867,9 +868,12 @@ def verified_codes(gt: OpenImagesGT, keys: list[str]) -> np.ndarray:
     """``k * (len(gt.classes) + 1) + class`` for each class verified for image ``keys[k]`` (an
     image-level label or a GT box): the (image, class) pairs the evaluation looks at."""
     width = len(gt.classes) + 1
-    parts = [np.concatenate((gt.images[key].verified, gt.images[key].labels)) + k * width
-             for k, key in enumerate(keys)]
-    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+    imgs = [gt.images[key] for key in keys]
+    parts = [g.verified for g in imgs] + [g.labels for g in imgs]
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    at = np.tile(np.arange(len(imgs), dtype=np.int64) * width, 2)
+    return np.concatenate(parts).astype(np.int64) + np.repeat(at, [len(x) for x in parts])
 
 
 def evaluated(gt: OpenImagesGT, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:

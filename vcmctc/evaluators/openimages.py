@@ -500,10 +500,14 @@ class _Detections:
         ends = np.r_[starts[1:], len(rows)].astype(np.int64)
         s = scores[rows]
         cap = params.max_detections
-        picks = [start + np.argsort(s[start:end])[::-1][:cap] if end - start > 1
-                 else np.arange(start, end)[:cap] for start, end in zip(starts.tolist(), ends.tolist())]
-        pick = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
-        sizes = np.asarray([len(p) for p in picks], dtype=np.int64)
+        sizes = np.minimum(ends - starts, cap)
+        pick = np.arange(len(rows))[np.repeat(starts, sizes) + np.arange(int(sizes.sum()))
+                                    - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+        at = 0
+        for start, end, size in zip(starts.tolist(), ends.tolist(), sizes.tolist()):
+            if end - start > 1:  # the reference's sort of the group's scores, capped
+                pick[at:at + size] = start + np.argsort(s[start:end])[::-1][:cap]
+            at += size
         self.rank = np.arange(len(pick)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         rows = rows[pick]
         self.image, self.cls = image[rows], labels[rows]
