@@ -611,44 +611,47 @@ def _pair_overlap(dets: _Detections, gts: _GTInstances, d, g, *, ioa: bool,
 
 
 class _MaskOverlaps:
-    """:func:`mask_overlap` of every detection with every GT mask of its image (IoU, IoA for a
-    group-of GT), one pycocotools call per image: it computes each pair on its own, so the
-    values are those of the per-class calls."""
+    """:func:`mask_overlap` of every detection with every GT mask of its class in its image
+    (IoU, IoA for a group-of GT), one pycocotools call per image over the detections and GT
+    masks of the classes both have: it computes each pair on its own, so the values are those
+    of the per-class calls."""
 
     def __init__(self, dets: _Detections, gts: _GTInstances):
         from pycocotools import mask as mask_utils
 
         width = dets.width
-        with_mask = np.flatnonzero(gts.has_mask)
-        gt_image = gts.key[with_mask] // width
-        images = np.intersect1d(dets.image, gt_image)
-        d_lo = np.searchsorted(dets.image, images, "left")
-        d_hi = np.searchsorted(dets.image, images, "right")
+        with_mask = np.flatnonzero(gts.has_mask & np.isin(gts.key, dets.key))
+        rows = np.flatnonzero(np.isin(dets.key, gts.key[with_mask]))
+        gt_image, det_image = gts.key[with_mask] // width, dets.image[rows]
+        images = np.unique(det_image)  # each also has GT masks
+        d_lo = np.searchsorted(det_image, images, "left")
+        d_hi = np.searchsorted(det_image, images, "right")
         g_lo = np.searchsorted(gt_image, images, "left")
         g_hi = np.searchsorted(gt_image, images, "right")
-        size = int(max(dets.image.max(initial=-1), gt_image.max(initial=-1))) + 1
-        self.offset = np.zeros(size, dtype=np.int64)
-        self.first_det = np.zeros(size, dtype=np.int64)
-        self.columns = np.zeros(size, dtype=np.int64)
-        self.column = np.zeros(len(gts.key), dtype=np.int64)  # GT index -> column in its image
-        self.first_det[images], self.columns[images] = d_lo, g_hi - g_lo
-        self.offset[images] = np.cumsum((d_hi - d_lo) * (g_hi - g_lo)) - (d_hi - d_lo) * (g_hi - g_lo)
-        self.column[with_mask] = np.arange(len(with_mask)) - np.repeat(
-            np.searchsorted(gt_image, gt_image, "left"), 1)
+        # pair (detection, GT) -> flat[offset of the image + row x columns + column]
+        self.offset = np.zeros(int(images.max(initial=-1)) + 1, dtype=np.int64)
+        self.columns = np.zeros(len(self.offset), dtype=np.int64)
+        cells = (d_hi - d_lo) * (g_hi - g_lo)
+        self.offset[images], self.columns[images] = np.cumsum(cells) - cells, g_hi - g_lo
+        self.row = np.zeros(len(dets.key), dtype=np.int64)
+        self.row[rows] = np.arange(len(rows)) - np.searchsorted(det_image, det_image, "left")
+        self.column = np.zeros(len(gts.key), dtype=np.int64)
+        self.column[with_mask] = np.arange(len(with_mask)) - np.searchsorted(gt_image, gt_image,
+                                                                             "left")
         crowd = gts.group_of.astype(np.uint8)
         parts = []
         for dl, dh, gl, gh in zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist()):
             cols = with_mask[gl:gh]
-            values = mask_utils.iou(dets.masks[dl:dh], [gts.masks[c] for c in cols],
-                                    crowd[cols].tolist())
+            values = mask_utils.iou([dets.masks[r] for r in rows[dl:dh]],
+                                    [gts.masks[c] for c in cols], crowd[cols].tolist())
             parts.append(np.asarray(values, dtype=np.float64).reshape(-1))
         self.flat = np.concatenate(parts) if parts else np.zeros(0)
         self.image = dets.image
 
     def values(self, d: np.ndarray, g: np.ndarray) -> np.ndarray:
         img = self.image[d]
-        at = self.offset[img] + (d - self.first_det[img]) * self.columns[img] + self.column[g]
-        return self.flat[at].astype(np.float32)
+        return self.flat[self.offset[img] + self.row[d] * self.columns[img]
+                         + self.column[g]].astype(np.float32)
 
 
 def _match_all(dets: _Detections, gts: _GTInstances, p: OIParams):
