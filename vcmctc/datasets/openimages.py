@@ -232,12 +232,19 @@ def check_frame(df, path: Path, required: Iterable[str], *, numeric: Iterable[st
 
 def _groups(ids: np.ndarray) -> dict[str, np.ndarray]:
     """Row indices of each image id, rows kept in file order, ids in first-seen order."""
+    keys, order, bounds = _group_order(ids)
+    return {key: order[bounds[i]:bounds[i + 1]] for i, key in enumerate(keys)}
+
+
+def _group_order(ids: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(ids in first-seen order, row order grouping them with rows in file order, group
+    bounds in that order)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(ids)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {str(uniques[i]): order[bounds[i]:bounds[i + 1]] for i in range(len(uniques))}
+    return [str(u) for u in uniques], order, bounds
 
 
 # --------------------------------------------------------------------------- label maps
@@ -833,18 +840,18 @@ def load_predictions(path: str | Path, gt: OpenImagesGT, *, masks: bool = False)
     df = read_csv(path, required, numeric=("Score",) if masks else
                   ("Score", "XMin", "XMax", "YMin", "YMax"),
                   nonempty=("ImageID", "LabelName"))
+    import pandas as pd
+
     index = gt.class_index()
     names = df["LabelName"].to_numpy(dtype=object).astype(str)
-    uniq, inv = np.unique(names, return_inverse=True)
+    codes, uniq = pd.factorize(names)
     lut = np.array([index.get(normalize_label(u), -1) for u in uniq], dtype=np.int64)
-    labels = lut[inv] if len(names) else np.zeros(0, dtype=np.int64)
+    labels = lut[codes] if len(names) else np.zeros(0, dtype=np.int64)
     scores = df["Score"].to_numpy(dtype=float)
     ids = df["ImageID"].to_numpy(dtype=object).astype(str)
     if gt.aliases:  # COCO-style GT keyed by image id: accept file-name stems (OID ImageIDs)
         ids = np.array([i if i in gt.images else gt.aliases.get(i, i) for i in ids], dtype=object)
     if masks:
-        import pandas as pd
-
         for col in ("ImageWidth", "ImageHeight"):
             df[col] = pd.to_numeric(df[col], errors="coerce")
         rles = _mask_column(df, path)
@@ -854,13 +861,16 @@ def load_predictions(path: str | Path, gt: OpenImagesGT, *, masks: bool = False)
         boxes = df[["YMin", "XMin", "YMax", "XMax"]].to_numpy(dtype=float)
         rles = None
     out: Predictions = {}
-    for key, rows in _groups(ids).items():
+    keys, order, bounds = _group_order(ids)
+    boxes, scores, labels = boxes[order], scores[order], labels[order]  # image by image
+    rles = [rles[r] for r in order.tolist()] if rles is not None else None
+    for key, start, end in zip(keys, bounds[:-1].tolist(), bounds[1:].tolist()):
         mlist = None
         if rles is not None:
-            mlist = [rles[r] for r in rows]
+            mlist = rles[start:end]
             _check_mask_sizes(mlist, path, key)
-        out[key] = ImagePred(boxes=boxes[rows], scores=scores[rows], labels=labels[rows],
-                             masks=mlist)
+        out[key] = ImagePred(boxes=boxes[start:end], scores=scores[start:end],
+                             labels=labels[start:end], masks=mlist)
     return out
 
 
