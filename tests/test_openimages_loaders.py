@@ -3,6 +3,7 @@ JSON routes (MPEG ``oic_annotations``, plain COCO, COCO results) score like the 
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -286,9 +287,7 @@ def test_prediction_masks_first_bad_row_is_reported(tmp_path):
         load_predictions(write(tmp_path, "p.csv", head + "\n".join(rows) + "\n"), gt,
                          masks=True)
     # an empty Mask needs no size; a bad zlib stream after valid base64 is an error too
-    import base64
-
-    rows = [f"A,,,c,0.9,", f"A,4,4,c,0.8,{base64.b64encode(b'not zlib').decode()}"]
+    rows = ["A,,,c,0.9,", f"A,4,4,c,0.8,{base64.b64encode(b'not zlib').decode()}"]
     with pytest.raises(UserError, match=r"p\.csv:3: Mask: not base64/zlib"):
         load_predictions(write(tmp_path, "p.csv", head + "\n".join(rows) + "\n"), gt,
                          masks=True)

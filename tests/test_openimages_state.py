@@ -64,7 +64,7 @@ def test_pool_refuses_overlap_and_mixed_settings(tmp_path):
                                    OIParams(iou_threshold=0.6))])
 
 
-# --------------------------------------------------------------------------- oid_state vs image_records
+# ------------------------------------------------------------------ oid_state vs image_records
 
 
 def _per_image_state(gt, preds, params):
@@ -83,7 +83,8 @@ def _per_image_state(gt, preds, params):
         for c, (s, lab) in image_records(gt.images[key], pred, params, counts).items():
             parts.append((c, images.index(key), s, lab))
     parts.sort(key=lambda p: (p[0], p[1]))
-    return {"cls": [p[0] for p in parts for _ in p[2]], "image": [p[1] for p in parts for _ in p[2]],
+    return {"cls": [p[0] for p in parts for _ in p[2]],
+            "image": [p[1] for p in parts for _ in p[2]],
             "score": [float(v) for p in parts for v in p[2]],
             "label": [float(v) for p in parts for v in p[3]], "counts": counts}
 

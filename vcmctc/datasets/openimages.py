@@ -899,8 +899,8 @@ def evaluated(gt: OpenImagesGT, ids: np.ndarray, labels: np.ndarray) -> np.ndarr
     position[~known] = len(keys)
     image = position[codes]
     width = len(gt.classes) + 1
-    return np.isin(image * width + labels, verified_codes(gt, [k for k in keys if k in gt.images])) \
-        & (labels >= 0) & known[codes]
+    codes_known = verified_codes(gt, [k for k in keys if k in gt.images])
+    return np.isin(image * width + labels, codes_known) & (labels >= 0) & known[codes]
 
 
 def _mask_boxes(rles: list, wanted: np.ndarray | None = None) -> np.ndarray:

@@ -567,16 +567,11 @@ def _best(d: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return d[starts], top, first
 
 
-class _Flags:
-    """:class:`_State` for all groups at once (detections indexed as in :class:`_Detections`)."""
+class _Flags(_State):
+    """:class:`_State` for all groups at once (detections indexed as in :class:`_Detections`),
+    its matching steps on (detection, GT) pairs instead of one group's overlap matrix."""
 
-    def __init__(self, n: int, threshold: float):
-        self.tp = np.zeros(n, dtype=bool)
-        self.group = np.zeros(n, dtype=bool)
-        self.box_only = np.zeros(n, dtype=bool)
-        self.threshold = threshold
-
-    def match_iou(self, d, g, values, box_only: bool) -> None:
+    def match_iou(self, d, g, values, box_only: bool) -> None:  # type: ignore[override]
         det, top, first = _best(d, values)
         eligible = ~self.tp[det] & ~self.group[det] & (top >= self.threshold)
         _, once = np.unique(g[first][eligible], return_index=True)
@@ -585,7 +580,7 @@ class _Flags:
         if box_only:
             self.box_only[winners] = True
 
-    def match_ioa(self, d, g, values, scores: np.ndarray, n_gt: int,
+    def match_ioa(self, d, g, values, scores: np.ndarray, n_gt: int,  # type: ignore[override]
                   box_only: bool) -> np.ndarray:
         det, top, first = _best(d, values)
         hit = ~self.tp[det] & ~self.group[det] & (top >= self.threshold)
