@@ -3,6 +3,7 @@ JSON routes (MPEG ``oic_annotations``, plain COCO, COCO results) score like the 
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -269,3 +270,50 @@ def test_oiv6_segmentations_csv_with_png_masks(tmp_path):
           "A_c_1.png,A,c,1,0,0.5,0,0.5\nnope.png,A,c,2,0,0.5,0,0.5\n")
     with pytest.raises(UserError, match=r"segmentations\.csv:3: mask PNG not found"):
         load_ground_truth(boxes, masks=seg, mask_dir=tmp_path / "masks")
+
+
+def test_prediction_masks_first_bad_row_is_reported(tmp_path):
+    boxes = write(tmp_path, "b.csv", BOXES + "A,c,0,1,0,1,0\n")
+    gt = load_ground_truth(boxes)
+    good = encode_mask_string(np.ones((4, 4), np.uint8))
+    head = "ImageID,ImageWidth,ImageHeight,LabelName,Score,Mask\n"
+    rows = [f"A,4,4,c,0.9,{good}", "A,4,4,c,0.8,", "A,4,4,c,0.7,@@notbase64@@",
+            f"A,0,4,c,0.6,{good}"]
+    with pytest.raises(UserError, match=r"p\.csv:4: Mask: not base64/zlib"):
+        load_predictions(write(tmp_path, "p.csv", head + "\n".join(rows) + "\n"), gt,
+                         masks=True)
+    rows[2], rows[3] = rows[3], rows[2]
+    with pytest.raises(UserError, match=r"p\.csv:4: ImageWidth/ImageHeight must be positive"):
+        load_predictions(write(tmp_path, "p.csv", head + "\n".join(rows) + "\n"), gt,
+                         masks=True)
+    # an empty Mask needs no size; a bad zlib stream after valid base64 is an error too
+    rows = ["A,,,c,0.9,", f"A,4,4,c,0.8,{base64.b64encode(b'not zlib').decode()}"]
+    with pytest.raises(UserError, match=r"p\.csv:3: Mask: not base64/zlib"):
+        load_predictions(write(tmp_path, "p.csv", head + "\n".join(rows) + "\n"), gt,
+                         masks=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_prediction_mask_boxes_of_evaluated_detections(seed, tmp_path):
+    """Tight boxes (pycocotools toBbox, one mask at a time) for every detection the evaluation
+    looks at (image in the GT, class verified there), zeros for the others."""
+    data = make_dataset(seed, n_images=25, masks=True)
+    paths = write_dataset(data, tmp_path)
+    gt = load_ground_truth(paths["boxes"], paths["labels"], masks=paths["masks"])
+    preds = load_predictions(paths["preds"], gt, masks=True)
+    looked_at = 0
+    for key, pred in preds.items():
+        image = gt.images.get(key)
+        verified = set() if image is None else set(image.verified.tolist()) | set(
+            image.labels.tolist())
+        for box, label, rle in zip(pred.boxes, pred.labels.tolist(), pred.masks):
+            if label in verified and rle is not None:
+                looked_at += 1
+                x, y, w, h = mask_utils.toBbox(rle)
+                H, W = rle["size"]
+                expected = [y / H, x / W, (y + h) / H, (x + w) / W] if w > 0 and h > 0 \
+                    else [0.0] * 4
+                assert box.tolist() == expected
+            else:
+                assert box.tolist() == [0.0] * 4
+    assert looked_at > 0

@@ -95,6 +95,8 @@ class ImagePred:
     scores: np.ndarray  # (N,) float64
     labels: np.ndarray  # (N,) int64
     masks: list | None = None  # per detection: RLE dict or None (no mask)
+    # (masks: ``boxes`` are the masks' tight boxes, zeros for a detection the evaluation never
+    # looks at: image outside the GT, class not verified for the image)
 
 
 @dataclass
@@ -230,12 +232,19 @@ def check_frame(df, path: Path, required: Iterable[str], *, numeric: Iterable[st
 
 def _groups(ids: np.ndarray) -> dict[str, np.ndarray]:
     """Row indices of each image id, rows kept in file order, ids in first-seen order."""
+    keys, order, bounds = _group_order(ids)
+    return {key: order[bounds[i]:bounds[i + 1]] for i, key in enumerate(keys)}
+
+
+def _group_order(ids: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(ids in first-seen order, row order grouping them with rows in file order, group
+    bounds in that order)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(ids)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    return {str(uniques[i]): order[bounds[i]:bounds[i + 1]] for i in range(len(uniques))}
+    return [str(u) for u in uniques], order, bounds
 
 
 # --------------------------------------------------------------------------- label maps
@@ -377,7 +386,9 @@ def _expand(df, relatives: dict[str, list[str]], path: Any, *, labels_file: bool
 
 def decode_mask_string(value: str, height: int, width: int) -> dict:
     """An Open Images challenge mask (base64 of zlib of a COCO compressed RLE) as an RLE dict."""
-    counts = zlib.decompress(base64.b64decode(value, validate=False))
+    # binascii directly: base64.b64decode(value, validate=False) without its str -> bytes copy
+    # (the same bytes, the same ValueError for a non-ASCII string)
+    counts = zlib.decompress(binascii.a2b_base64(value))
     return {"size": [int(height), int(width)], "counts": counts}
 
 
@@ -433,22 +444,29 @@ def _mask_column(df, path: Any, size_cols: tuple[str, str] = ("ImageHeight", "Im
     import pandas as pd
 
     values = df["Mask"].to_numpy(dtype=object)
+    present = ~pd.isna(df["Mask"]).to_numpy(dtype=bool)
     heights = df[size_cols[0]].to_numpy()
     widths = df[size_cols[1]].to_numpy()
-    out: list = []
-    for r, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-            out.append(None)
-            continue
-        h, w = heights[r], widths[r]
-        if not (np.isfinite(h) and np.isfinite(w)) or h < 1 or w < 1:
-            raise UserError("ImageWidth/ImageHeight must be positive with a Mask", file=path,
-                            line=_line_of(Path(path), r))
-        try:
-            out.append(decode_mask_string(str(value), int(h), int(w)))
-        except (binascii.Error, zlib.error, ValueError) as exc:
-            raise UserError(f"Mask: not base64/zlib COCO RLE ({exc})", file=path,
-                            line=_line_of(Path(path), r)) from None
+    with np.errstate(invalid="ignore"):
+        sized = np.isfinite(heights) & np.isfinite(widths) & (heights >= 1) & (widths >= 1)
+    unsized = np.flatnonzero(present & ~sized)
+    # rows are decoded in order, so the first problem row is the one reported
+    stop = int(unsized[0]) if unsized.size else len(values)
+    rows = np.flatnonzero(present[:stop]).tolist()
+    hs, ws = heights.tolist(), widths.tolist()
+    out: list = [None] * len(values)
+    a2b, decompress = binascii.a2b_base64, zlib.decompress
+    r = -1
+    try:
+        for r in rows:
+            counts = decompress(a2b(str(values[r])))
+            out[r] = {"size": [int(hs[r]), int(ws[r])], "counts": counts}
+    except (binascii.Error, zlib.error, ValueError) as exc:
+        raise UserError(f"Mask: not base64/zlib COCO RLE ({exc})", file=path,
+                        line=_line_of(Path(path), r)) from None
+    if stop < len(values):
+        raise UserError("ImageWidth/ImageHeight must be positive with a Mask", file=path,
+                        line=_line_of(Path(path), stop))
     return out
 
 
@@ -822,42 +840,76 @@ def load_predictions(path: str | Path, gt: OpenImagesGT, *, masks: bool = False)
     df = read_csv(path, required, numeric=("Score",) if masks else
                   ("Score", "XMin", "XMax", "YMin", "YMax"),
                   nonempty=("ImageID", "LabelName"))
+    import pandas as pd
+
     index = gt.class_index()
     names = df["LabelName"].to_numpy(dtype=object).astype(str)
-    uniq, inv = np.unique(names, return_inverse=True)
+    codes, uniq = pd.factorize(names)
     lut = np.array([index.get(normalize_label(u), -1) for u in uniq], dtype=np.int64)
-    labels = lut[inv] if len(names) else np.zeros(0, dtype=np.int64)
+    labels = lut[codes] if len(names) else np.zeros(0, dtype=np.int64)
     scores = df["Score"].to_numpy(dtype=float)
     ids = df["ImageID"].to_numpy(dtype=object).astype(str)
     if gt.aliases:  # COCO-style GT keyed by image id: accept file-name stems (OID ImageIDs)
         ids = np.array([i if i in gt.images else gt.aliases.get(i, i) for i in ids], dtype=object)
     if masks:
-        import pandas as pd
-
         for col in ("ImageWidth", "ImageHeight"):
             df[col] = pd.to_numeric(df[col], errors="coerce")
         rles = _mask_column(df, path)
-        boxes = _mask_boxes(rles)
+        # the tight box of a detection the evaluation never looks at is never read
+        boxes = _mask_boxes(rles, evaluated(gt, ids, labels))
     else:
         boxes = df[["YMin", "XMin", "YMax", "XMax"]].to_numpy(dtype=float)
         rles = None
     out: Predictions = {}
-    for key, rows in _groups(ids).items():
+    keys, order, bounds = _group_order(ids)
+    boxes, scores, labels = boxes[order], scores[order], labels[order]  # image by image
+    rles = [rles[r] for r in order.tolist()] if rles is not None else None
+    for key, start, end in zip(keys, bounds[:-1].tolist(), bounds[1:].tolist()):
         mlist = None
         if rles is not None:
-            mlist = [rles[r] for r in rows]
+            mlist = rles[start:end]
             _check_mask_sizes(mlist, path, key)
-        out[key] = ImagePred(boxes=boxes[rows], scores=scores[rows], labels=labels[rows],
-                             masks=mlist)
+        out[key] = ImagePred(boxes=boxes[start:end], scores=scores[start:end],
+                             labels=labels[start:end], masks=mlist)
     return out
 
 
-def _mask_boxes(rles: list) -> np.ndarray:
-    """Tight normalised [ymin, xmin, ymax, xmax] of each mask; zeros for a missing/empty one."""
+def verified_codes(gt: OpenImagesGT, keys: list[str]) -> np.ndarray:
+    """``k * (len(gt.classes) + 1) + class`` for each class verified for image ``keys[k]`` (an
+    image-level label or a GT box): the (image, class) pairs the evaluation looks at."""
+    width = len(gt.classes) + 1
+    imgs = [gt.images[key] for key in keys]
+    parts = [g.verified for g in imgs] + [g.labels for g in imgs]
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    at = np.tile(np.arange(len(imgs), dtype=np.int64) * width, 2)
+    return np.concatenate(parts).astype(np.int64) + np.repeat(at, [len(x) for x in parts])
+
+
+def evaluated(gt: OpenImagesGT, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Which detections (image key, class index; -1: class unknown to the GT) the evaluation
+    looks at: image in the GT, class verified for it."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(np.asarray(ids, dtype=object))
+    keys = [str(u) for u in uniques]
+    known = np.asarray([key in gt.images for key in keys] + [False], dtype=bool)
+    # rows of unknown images point past the known ones (no code matches them)
+    position = np.cumsum(known) - 1
+    position[~known] = len(keys)
+    image = position[codes]
+    width = len(gt.classes) + 1
+    codes_known = verified_codes(gt, [k for k in keys if k in gt.images])
+    return np.isin(image * width + labels, codes_known) & (labels >= 0) & known[codes]
+
+
+def _mask_boxes(rles: list, wanted: np.ndarray | None = None) -> np.ndarray:
+    """Tight normalised [ymin, xmin, ymax, xmax] of each mask (of the ``wanted`` ones, bool per
+    mask); zeros for a missing/empty (or not wanted) one."""
     from pycocotools import mask as mask_utils
 
     boxes = np.zeros((len(rles), 4), dtype=float)
-    idx = [i for i, r in enumerate(rles) if r is not None]
+    idx = [i for i, r in enumerate(rles) if r is not None and (wanted is None or wanted[i])]
     if idx:
         xywh = mask_utils.toBbox([rles[i] for i in idx])
         hw = np.array([rles[i]["size"] for i in idx], dtype=float)

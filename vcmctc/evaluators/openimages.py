@@ -35,7 +35,7 @@ from typing import Mapping
 
 import numpy as np
 
-from vcmctc.datasets.openimages import ImageGT, ImagePred, OpenImagesGT
+from vcmctc.datasets.openimages import ImageGT, ImagePred, OpenImagesGT, verified_codes
 from vcmctc.errors import UserError
 
 
@@ -249,15 +249,16 @@ def _check_sizes(gt: ImageGT, det_masks: list) -> None:
 
 def count_gt(gt: OpenImagesGT, params: OIParams = OIParams()) -> np.ndarray:
     """GT instances per class: non-group-of + weight x group-of (masks: only those with a mask)."""
-    plain = np.zeros(len(gt.classes), dtype=np.int64)
-    grouped = np.zeros(len(gt.classes), dtype=np.int64)
-    for img in gt.images.values():
-        counted = np.ones(len(img.labels), dtype=bool)
-        if params.masks:
-            counted = np.array([m is not None for m in (img.masks or [None] * len(img.labels))],
-                               dtype=bool)
-        plain += np.bincount(img.labels[counted & ~img.group_of], minlength=len(gt.classes))
-        grouped += np.bincount(img.labels[counted & img.group_of], minlength=len(gt.classes))
+    imgs = list(gt.images.values())
+    labels = np.concatenate([img.labels for img in imgs] + [np.zeros(0, dtype=np.int64)])
+    group_of = np.concatenate([img.group_of for img in imgs] + [np.zeros(0, dtype=bool)])
+    counted = np.ones(len(labels), dtype=bool)
+    if params.masks:
+        counted = np.array([m is not None for img in imgs
+                            for m in (img.masks or [None] * len(img.labels))], dtype=bool)
+    # integer counts: summed over all images at once they are the per-image sums
+    plain = np.bincount(labels[counted & ~group_of], minlength=len(gt.classes)).astype(np.int64)
+    grouped = np.bincount(labels[counted & group_of], minlength=len(gt.classes)).astype(np.int64)
     return plain + params.group_of_weight * grouped
 
 
@@ -404,40 +405,289 @@ class OIState:
 def oid_state(gt: OpenImagesGT, preds: Mapping[str, ImagePred],
               params: OIParams | None = None) -> OIState:
     """The state of one set: ``oid_finalize(oid_state(gt, preds, p))`` equals
-    ``evaluate(gt, preds, p)``."""
+    ``evaluate(gt, preds, p)``.
+
+    The entries are :func:`image_records`' of each image, bit for bit, computed for all images
+    at once: the detections of each (image, class) sorted by one ``np.argsort`` call on that
+    group's scores (as the reference sorts, so ties fall the same way), then each matching
+    step of :func:`_match_class` applied to all groups together on their (detection, GT) pairs
+    (the same element-wise overlap arithmetic, the same first-of-maximum rule as ``argmax``).
+    """
     params = params or OIParams()
     if params.masks and not gt.has_masks:
         raise UserError("mask evaluation needs ground truth masks")
-    counts: dict[str, int] = {}
     images = sorted(gt.images)
     where = {key: i for i, key in enumerate(images)}
-    parts: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    counts: dict[str, int] = {}
+    known: list[tuple[int, ImagePred]] = []
     for key in sorted(preds):
-        image = gt.images.get(key)
         pred = preds[key]
-        if image is None:
+        if key not in where:
             counts["unknown_image_detections"] = (counts.get("unknown_image_detections", 0)
                                                   + len(pred.scores))
             continue
-        counts["unknown_class"] = counts.get("unknown_class", 0) + int((pred.labels < 0).sum())
-        for c, (s, lab) in image_records(image, pred, params, counts).items():
-            parts.append((c, where[key], s, lab))
-    # per class, images in sorted key order: a stable sort by class keeps it
-    order = np.argsort(np.asarray([p[0] for p in parts], dtype=np.int64), kind="stable")
-    parts = [parts[i] for i in order]
-    sizes = np.asarray([len(p[2]) for p in parts], dtype=np.int64)
-    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0))
+        counts.setdefault("unknown_class", 0)
+        if len(pred.scores):
+            counts.setdefault("unverified", 0)
+            counts.setdefault("invalid_boxes", 0)
+            known.append((where[key], pred))
+        else:
+            counts["unknown_class"] += int((pred.labels < 0).sum())
+    dets = _Detections(gt, images, known, params, counts)
+    entries = _match_all(dets, _GTInstances(gt, images, params), params)
+    # per class, images in sorted key order, each group's entries in their order
+    order = np.lexsort((entries[3], entries[1], entries[0]))
+    cls, image, score, label = (a[order] for a in entries[:3] + entries[4:])
     return OIState(
         classes=np.asarray(gt.classes, dtype=str), images=np.asarray(images, dtype=str),
         num_gt=np.asarray(count_gt(gt, params), dtype=np.float64),
-        cls=np.repeat(np.asarray([p[0] for p in parts], dtype=np.int64), sizes),
-        image=np.repeat(np.asarray([p[1] for p in parts], dtype=np.int64), sizes),
-        score=cat([p[2] for p in parts]).astype(np.float64),
-        label=cat([p[3] for p in parts]).astype(np.float64),
+        cls=cls.astype(np.int64), image=image.astype(np.int64),
+        score=score.astype(np.float64), label=label.astype(np.float64),
         counts_keys=np.asarray(list(counts), dtype=str),
         counts_values=np.asarray(list(counts.values()), dtype=np.int64),
         iou_threshold=params.iou_threshold, group_of_weight=params.group_of_weight,
         masks=params.masks, max_detections=params.max_detections, min_score=params.min_score)
+
+
+class _Detections:
+    """The evaluated detections of all images, grouped by (image, class), each group sorted as
+    :func:`image_records` sorts it: ``image``, ``cls``, ``boxes``, ``scores``, ``masks`` per
+    detection and ``rank`` (position in its group); ``counts`` updated as it counts."""
+
+    def __init__(self, gt: OpenImagesGT, images: list[str], known: list, params: OIParams,
+                 counts: dict[str, int]):
+        empty = not known
+        sizes = np.asarray([len(p.scores) for _, p in known], dtype=np.int64)
+        image = np.repeat(np.asarray([i for i, _ in known], dtype=np.int64), sizes)
+        labels = np.concatenate([p.labels for _, p in known]) if not empty else \
+            np.zeros(0, dtype=np.int64)
+        boxes = np.concatenate([p.boxes for _, p in known]) if not empty else np.zeros((0, 4))
+        scores = np.concatenate([p.scores for _, p in known]) if not empty else np.zeros(0)
+        if known:
+            counts["unknown_class"] += int((labels < 0).sum())
+        # classes with an image-level label or a GT box, per image (label -1: never)
+        width = len(gt.classes) + 1
+        codes = verified_codes(gt, images)
+        allowed = np.isin(image * width + labels, codes) & (labels >= 0)
+        valid = (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
+        if known:
+            counts["unverified"] += int((~allowed).sum())
+            counts["invalid_boxes"] += int((allowed & ~valid).sum())
+        keep = allowed & valid
+        masks = None
+        if params.masks:
+            masks = []
+            offsets = np.concatenate(([0], np.cumsum(sizes)))
+            for k, (i, pred) in enumerate(known):
+                if pred.masks is None:
+                    raise UserError("mask evaluation needs detection masks")
+                mine = np.flatnonzero(keep[offsets[k]:offsets[k + 1]])
+                image_masks = [pred.masks[j] for j in mine]
+                _check_sizes(gt.images[images[i]], image_masks)
+                masks += image_masks
+        rows = np.flatnonzero(keep)
+        kept_masks = np.empty(len(rows), dtype=object)
+        if masks is not None:
+            kept_masks[:] = masks
+        ok = scores[rows] > params.min_score
+        rows, kept_masks = rows[ok], kept_masks[ok]
+        # group by (image, class), file order inside (a stable sort), then each group's sort
+        group_key = image[rows] * width + labels[rows]
+        by_group = np.argsort(group_key, kind="stable")
+        rows, kept_masks, group_key = rows[by_group], kept_masks[by_group], group_key[by_group]
+        starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]]) \
+            if len(rows) else np.zeros(0, dtype=np.int64)
+        ends = np.r_[starts[1:], len(rows)].astype(np.int64)
+        s = scores[rows]
+        cap = params.max_detections
+        sizes = np.minimum(ends - starts, cap)
+        pick = np.arange(len(rows))[np.repeat(starts, sizes) + np.arange(int(sizes.sum()))
+                                    - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+        at = 0
+        for start, end, size in zip(starts.tolist(), ends.tolist(), sizes.tolist()):
+            if end - start > 1:  # the reference's sort of the group's scores, capped
+                pick[at:at + size] = start + np.argsort(s[start:end])[::-1][:cap]
+            at += size
+        self.rank = np.arange(len(pick)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        rows = rows[pick]
+        self.image, self.cls = image[rows], labels[rows]
+        self.key = self.image * width + self.cls
+        self.boxes, self.scores = boxes[rows], scores[rows]
+        self.masks = list(kept_masks[pick]) if masks is not None else None
+        self.width = width
+
+
+class _GTInstances:
+    """All GT instances, in (image, class) groups of file order: ``key`` (image x width +
+    class), ``boxes``, ``group_of``, ``masks`` (None: box-only) and ``has_mask``."""
+
+    def __init__(self, gt: OpenImagesGT, images: list[str], params: OIParams):
+        width = len(gt.classes) + 1
+        imgs = [gt.images[k] for k in images]
+        sizes = np.asarray([len(g.labels) for g in imgs], dtype=np.int64)
+        labels = np.concatenate([g.labels for g in imgs]) if imgs else np.zeros(0, np.int64)
+        key = np.repeat(np.arange(len(imgs), dtype=np.int64), sizes) * width + labels
+        order = np.argsort(key, kind="stable")
+        self.key = key[order]
+        boxes = np.concatenate([g.boxes for g in imgs]) if imgs else np.zeros((0, 4))
+        group_of = np.concatenate([g.group_of for g in imgs]) if imgs else np.zeros(0, bool)
+        self.boxes, self.group_of = boxes[order], group_of[order].astype(bool)
+        self.masks = None
+        if params.masks:
+            masks = [m for g in imgs for m in (g.masks or [None] * len(g.labels))]
+            self.masks = [masks[i] for i in order]
+            self.has_mask = np.array([m is not None for m in self.masks], dtype=bool)
+
+    def subset(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(key, index) of the instances ``sel`` (bool), in group order."""
+        idx = np.flatnonzero(sel)
+        return self.key[idx], idx
+
+
+def _pairs(det_key: np.ndarray, gt_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(detection, position in ``gt_key``) of every detection with every GT of its group
+    (``gt_key`` sorted), by detection then GT order."""
+    lo = np.searchsorted(gt_key, det_key, "left")
+    n = np.searchsorted(gt_key, det_key, "right") - lo
+    d = np.repeat(np.arange(len(det_key)), n)
+    g = np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+    return d, g
+
+
+def _best(d: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per detection with pairs: (detection, best value, pair of the first maximum), as
+    ``argmax`` over its row picks it (a NaN row: value NaN, which no threshold passes)."""
+    if not len(d):
+        return d, values[:0], d
+    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+    top = np.maximum.reduceat(values, starts)
+    lengths = np.diff(np.r_[starts, len(d)])
+    at = np.where(values == np.repeat(top, lengths), np.arange(len(d)), len(d))
+    first = np.minimum(np.minimum.reduceat(at, starts), len(d) - 1)
+    return d[starts], top, first
+
+
+class _Flags(_State):
+    """:class:`_State` for all groups at once (detections indexed as in :class:`_Detections`),
+    its matching steps on (detection, GT) pairs instead of one group's overlap matrix."""
+
+    def match_iou(self, d, g, values, box_only: bool) -> None:  # type: ignore[override]
+        det, top, first = _best(d, values)
+        eligible = ~self.tp[det] & ~self.group[det] & (top >= self.threshold)
+        _, once = np.unique(g[first][eligible], return_index=True)
+        winners = det[eligible][once]  # first (highest-scored) eligible detection of each GT
+        self.tp[winners] = True
+        if box_only:
+            self.box_only[winners] = True
+
+    def match_ioa(self, d, g, values, scores: np.ndarray, n_gt: int,  # type: ignore[override]
+                  box_only: bool) -> np.ndarray:
+        det, top, first = _best(d, values)
+        hit = ~self.tp[det] & ~self.group[det] & (top >= self.threshold)
+        self.group[det[hit]] = True
+        if box_only:
+            self.box_only[det[hit]] = True
+        group_scores = np.zeros(n_gt, dtype=float)
+        np.maximum.at(group_scores, g[first][hit], scores[det[hit]])
+        return group_scores
+
+
+def _pair_overlap(dets: _Detections, gts: _GTInstances, d, g, *, ioa: bool,
+                  masks: "_MaskOverlaps | None" = None) -> np.ndarray:
+    """Overlap of each (detection, GT instance) pair: :func:`box_iou` / :func:`box_ioa`
+    element by element, or the masks' (``masks``: IoA for group-of GTs, as the steps use them)."""
+    if masks is not None:
+        return masks.values(d, g)
+    a, b = dets.boxes[d], gts.boxes[g]
+    inter = (np.maximum(0.0, np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]))
+             * np.maximum(0.0, np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])))
+    area = box_area(a)
+    return inter / area if ioa else inter / (area + box_area(b) - inter)
+
+
+class _MaskOverlaps:
+    """:func:`mask_overlap` of every detection with every GT mask of its class in its image
+    (IoU, IoA for a group-of GT), one pycocotools call per image over the detections and GT
+    masks of the classes both have: it computes each pair on its own, so the values are those
+    of the per-class calls."""
+
+    def __init__(self, dets: _Detections, gts: _GTInstances):
+        from pycocotools import mask as mask_utils
+
+        width = dets.width
+        with_mask = np.flatnonzero(gts.has_mask & np.isin(gts.key, dets.key))
+        rows = np.flatnonzero(np.isin(dets.key, gts.key[with_mask]))
+        gt_image, det_image = gts.key[with_mask] // width, dets.image[rows]
+        images = np.unique(det_image)  # each also has GT masks
+        d_lo = np.searchsorted(det_image, images, "left")
+        d_hi = np.searchsorted(det_image, images, "right")
+        g_lo = np.searchsorted(gt_image, images, "left")
+        g_hi = np.searchsorted(gt_image, images, "right")
+        # pair (detection, GT) -> flat[offset of the image + row x columns + column]
+        self.offset = np.zeros(int(images.max(initial=-1)) + 1, dtype=np.int64)
+        self.columns = np.zeros(len(self.offset), dtype=np.int64)
+        cells = (d_hi - d_lo) * (g_hi - g_lo)
+        self.offset[images], self.columns[images] = np.cumsum(cells) - cells, g_hi - g_lo
+        self.row = np.zeros(len(dets.key), dtype=np.int64)
+        self.row[rows] = np.arange(len(rows)) - np.searchsorted(det_image, det_image, "left")
+        self.column = np.zeros(len(gts.key), dtype=np.int64)
+        self.column[with_mask] = np.arange(len(with_mask)) - np.searchsorted(gt_image, gt_image,
+                                                                             "left")
+        crowd = gts.group_of.astype(np.uint8)
+        parts = []
+        for dl, dh, gl, gh in zip(d_lo.tolist(), d_hi.tolist(), g_lo.tolist(), g_hi.tolist()):
+            cols = with_mask[gl:gh]
+            values = mask_utils.iou([dets.masks[r] for r in rows[dl:dh]],
+                                    [gts.masks[c] for c in cols], crowd[cols].tolist())
+            parts.append(np.asarray(values, dtype=np.float64).reshape(-1))
+        self.flat = np.concatenate(parts) if parts else np.zeros(0)
+        self.image = dets.image
+
+    def values(self, d: np.ndarray, g: np.ndarray) -> np.ndarray:
+        img = self.image[d]
+        return self.flat[self.offset[img] + self.row[d] * self.columns[img]
+                         + self.column[g]].astype(np.float32)
+
+
+def _match_all(dets: _Detections, gts: _GTInstances, p: OIParams):
+    """:func:`_match_class` of every group: entries as (class, image, score, order in the
+    group, TP label) arrays."""
+    n = len(dets.scores)
+    flags = _Flags(n, p.iou_threshold)
+    weight = p.group_of_weight
+    steps = []  # (GT instances, ioa, mask overlap, box-only, group-of entries)
+    if p.masks:
+        steps = [(gts.has_mask & ~gts.group_of, False, True, False, False),
+                 (gts.has_mask & gts.group_of, True, True, False, True),
+                 (~gts.has_mask & ~gts.group_of, False, False, True, False),
+                 (~gts.has_mask & gts.group_of, True, False, True, False)]
+    else:
+        steps = [(~gts.group_of, False, False, False, False),
+                 (gts.group_of, True, False, False, True)]
+    group_scores = np.zeros(0)
+    group_at = np.zeros(0, dtype=np.int64)
+    mask_values = _MaskOverlaps(dets, gts) if p.masks else None
+    for sel, ioa, masks, box_only, entries in steps:
+        key, idx = gts.subset(sel)
+        d, pos = _pairs(dets.key, key)
+        values = _pair_overlap(dets, gts, d, idx[pos], ioa=ioa,
+                               masks=mask_values if masks else None)
+        if not ioa:
+            flags.match_iou(d, pos, values, box_only)
+            continue
+        scores = flags.match_ioa(d, pos, values, dets.scores, len(key), box_only)
+        if entries:
+            hit = scores > 0 if weight > 0 else np.zeros(len(key), dtype=bool)
+            group_scores, group_at = scores[hit], idx[hit]
+    keep = ~flags.group & ~flags.box_only
+    width = dets.width
+    g_key = gts.key[group_at]
+    g_order = n + np.arange(len(group_at))  # after every detection of its group
+    return (np.concatenate((dets.cls[keep], g_key % width)),
+            np.concatenate((dets.image[keep], g_key // width)),
+            np.concatenate((dets.scores[keep], group_scores)),
+            np.concatenate((dets.rank[keep], g_order)),
+            np.concatenate((flags.tp[keep].astype(float), np.full(len(group_scores), weight))))
 
 
 def oid_finalize(state: OIState) -> OpenImagesResult:
