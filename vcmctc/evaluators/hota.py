@@ -42,12 +42,6 @@ def trackeval_iou_matrix(g: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=inter)
 
 
-def _distinct(index: np.ndarray) -> bool:
-    """No value twice in ``index`` (a few row or column numbers of one frame)."""
-    values = index.tolist()
-    return len(set(values)) == len(values)
-
-
 def empty_sums() -> dict[str, np.ndarray]:
     n = len(HOTA_ALPHAS)
     return {f: np.zeros(n, np.int64) if f in ("tp", "fn", "fp") else np.zeros(n)
@@ -55,13 +49,20 @@ def empty_sums() -> dict[str, np.ndarray]:
 
 
 def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
-              frames: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+              groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+              ) -> dict[str, np.ndarray]:
     """Per-alpha HOTA sums of one sequence.
 
     ``gt_idx`` / ``tr_idx``: contiguous id index (0..n-1) of every GT / tracker box of the
-    sequence. ``frames`` yields, in frame order, ``(g, t, sim)`` for every frame with boxes on
-    both sides: the boxes' id indices and their ``(len(g), len(t))`` IoU matrix. Frames with boxes
-    on one side only add FN or FP, which follow from the totals.
+    sequence. The frames with boxes on both sides come in groups of frames of one shape: each
+    ``(rank, g, t, sim)`` holds ``B`` frames, ``rank`` their ``(B,)`` positions in frame order
+    (every position 0..F-1 in exactly one group), ``g`` ``(B, n)`` and ``t`` ``(B, m)`` the
+    boxes' id indices and ``sim`` the ``(B, n, m)`` IoU matrices. Frames with boxes on one side
+    only add FN or FP, which follow from the totals.
+
+    The numbers are bit for bit those of TrackEval's frame loop: a group stacks frames of equal
+    shape, so each row or column sum reduces the same values in the same way as one frame's
+    ``sim.sum``; the rest is elementwise; sums over frames run in frame order.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -69,41 +70,54 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     n_gt, n_tr = len(gt_idx), len(tr_idx)
     out["fn"][:] = n_gt
     out["fp"][:] = n_tr
-    frames = list(frames)
-    if n_gt == 0 or n_tr == 0 or not frames:
+    groups = [grp for grp in groups if len(grp[0])]
+    if n_gt == 0 or n_tr == 0 or not groups:
         return out
 
     gt_count = np.bincount(gt_idx).astype(float)
     tr_count = np.bincount(tr_idx).astype(float)
     n_g, n_t = len(gt_count), len(tr_count)
 
+    # Every frame's cells laid out flat in frame order (row-major within a frame).
+    size = np.zeros(sum(len(grp[0]) for grp in groups), np.int64)
+    for rank, _, _, sim in groups:
+        size[rank] = sim.shape[1] * sim.shape[2]
+    start = np.cumsum(size) - size
+    total = int(size.sum())
+    cells = [(start[rank][:, None] + np.arange(sim.shape[1] * sim.shape[2])) for rank, _, _, sim
+             in groups]
+    keys = np.empty(total, np.int64)
+    weights = np.empty(total)
+    flat_sim = np.empty(total)
+
     # Pass 1: global alignment between ids, with TrackEval's per-frame arithmetic; bincount adds
     # the frames' contributions to each (gt, tracker) cell in frame order, like its loop.
-    keys, weights = [], []
-    for g, t, sim in frames:
-        denom = sim.sum(0)[np.newaxis, :] + sim.sum(1)[:, np.newaxis] - sim
+    for (rank, g, t, sim), cell in zip(groups, cells):
+        b = len(rank)
+        denom = sim.sum(1)[:, np.newaxis, :] + sim.sum(2)[:, :, np.newaxis] - sim
         sim_iou = np.zeros_like(sim)
         mask = denom > 0 + _EPS
         sim_iou[mask] = sim[mask] / denom[mask]
-        keys.append((g[:, None] * n_t + t[None, :]).ravel())
-        weights.append(sim_iou.ravel())
-    potential = np.bincount(np.concatenate(keys), np.concatenate(weights),
-                            minlength=n_g * n_t).reshape(n_g, n_t)
+        keys[cell] = (g[:, :, None] * n_t + t[:, None, :]).reshape(b, -1)
+        weights[cell] = sim_iou.reshape(b, -1)
+        flat_sim[cell] = sim.reshape(b, -1)
+    potential = np.bincount(keys, weights, minlength=n_g * n_t).reshape(n_g, n_t)
     alignment = potential / (gt_count[:, None] + tr_count[None, :] - potential)
 
     # Pass 2: one matching per frame maximising alignment * similarity.
-    m_g, m_t, m_sim = [], [], []
-    for g, t, sim in frames:
-        score = alignment[g[:, None], t[None, :]] * sim
-        rows, cols = np.nonzero(score > 0)
+    matched_cells = np.zeros(total, bool)
+    for (rank, g, t, sim), cell in zip(groups, cells):
+        score = alignment[g[:, :, None], t[:, None, :]] * sim
+        chosen = score > 0
         # When each positive pair is alone in its row and column, every optimal matching
         # contains all of them; the other matched pairs have similarity 0 and never count.
-        if not _distinct(rows) or not _distinct(cols):
-            rows, cols = linear_sum_assignment(-score)
-        m_g.append(g[rows])
-        m_t.append(t[cols])
-        m_sim.append(sim[rows, cols])
-    mg, mt, ms = np.concatenate(m_g), np.concatenate(m_t), np.concatenate(m_sim)
+        clash = (chosen.sum(1) > 1).any(1) | (chosen.sum(2) > 1).any(1)
+        for q in np.flatnonzero(clash).tolist():
+            rows, cols = linear_sum_assignment(-score[q])
+            chosen[q] = False
+            chosen[q, rows, cols] = True
+        matched_cells[cell] = chosen.reshape(len(rank), -1)
+    ms, mk = flat_sim[matched_cells], keys[matched_cells]
 
     # Per alpha: a match counts when its similarity reaches alpha (TrackEval's eps rule).
     matched = ms[None, :] >= (HOTA_ALPHAS - _EPS)[:, None]  # (alphas, matches)
@@ -111,7 +125,7 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     out["fn"] = n_gt - out["tp"]
     out["fp"] = n_tr - out["tp"]
     out["loc"] = np.where(matched, ms[None, :], 0.0).sum(axis=1)
-    pair, pair_inv = np.unique(mg * n_t + mt, return_inverse=True)
+    pair, pair_inv = np.unique(mk, return_inverse=True)
     pg, pt = pair // n_t, pair % n_t
     for a in range(len(HOTA_ALPHAS)):
         count = np.bincount(pair_inv, weights=matched[a], minlength=len(pair))

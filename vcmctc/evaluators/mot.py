@@ -335,6 +335,23 @@ class _Frames:
                 yield k, out[q, :n[q], :m[q]]
 
 
+    def shapes(self, ks: np.ndarray):
+        """Frames ``ks`` grouped by shape: yields ``(q, gr, pr)`` per (GT count, prediction
+        count): ``q`` the positions in ``ks`` of the group's ``B`` frames (ascending), ``gr``
+        ``(B, n)`` and ``pr`` ``(B, m)`` their GT and prediction row numbers."""
+        n_all, m_all = self.ge[ks] - self.gs[ks], self.pe[ks] - self.ps[ks]
+        if not len(ks):
+            return
+        shape = n_all * (int(m_all.max()) + 1) + m_all
+        order = np.argsort(shape, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, shape[order][1:] != shape[order][:-1], True])
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            q = order[lo:hi]
+            kk = ks[q]
+            yield (q, self.gs[kk][:, None] + np.arange(n_all[q[0]]),
+                   self.ps[kk][:, None] + np.arange(m_all[q[0]]))
+
+
 # --------------------------------------------------------------------------- preprocessing
 def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray,
                 seq_length: int | None, solve: Callable, max_distance: float) -> np.ndarray:
@@ -448,10 +465,10 @@ class _Side:
 
 
 def _hota_for(g: _Side, p: _Side, pbox: np.ndarray, fr: _Frames):
-    frames = [(g.idx[fr.gs[k]:fr.ge[k]], p.idx[fr.ps[k]:fr.pe[k]], sim)
-              for k, sim in fr.blocks(_hota.trackeval_iou_matrix, g.table.boxes, pbox,
-                                      fr.both())]
-    return _hota.hota_sums(g.idx, p.idx, frames)
+    gbox = g.table.boxes
+    groups = [(q, g.idx[gr], p.idx[pr], _hota.trackeval_iou_matrix(gbox[gr], pbox[pr]))
+              for q, gr, pr in fr.shapes(fr.both())]
+    return _hota.hota_sums(g.idx, p.idx, groups)
 
 
 def _frames_with_pairs(fr: _Frames, dist: Callable, gbox: np.ndarray, pbox: np.ndarray,
