@@ -328,13 +328,6 @@ class _Frames:
             yield kk, out, n, m
             lo = hi
 
-    def blocks(self, fn: Callable, gbox: np.ndarray, pbox: np.ndarray, ks: np.ndarray):
-        """``(k, matrix)`` per frame of ``ks`` (see :meth:`chunks`)."""
-        for kk, out, n, m in self.chunks(fn, gbox, pbox, ks):
-            for q, k in enumerate(kk.tolist()):
-                yield k, out[q, :n[q], :m[q]]
-
-
     def shapes(self, ks: np.ndarray):
         """Frames ``ks`` grouped by shape: yields ``(q, gr, pr)`` per (GT count, prediction
         count): ``q`` the positions in ``ks`` of the group's ``B`` frames (ascending), ``gr``
@@ -352,10 +345,47 @@ class _Frames:
                    self.ps[kk][:, None] + np.arange(m_all[q[0]]))
 
 
+@dataclass
+class _Pairs:
+    """Every (GT row, prediction row) pair within the distance threshold with its distance, in
+    frame order and row-major within a frame (the order of ``np.nonzero`` on each frame's
+    matrix). The rest of each frame's matrix is NaN."""
+
+    g: np.ndarray
+    p: np.ndarray
+    d: np.ndarray
+
+    @classmethod
+    def near(cls, fr: _Frames, gbox: np.ndarray, pbox: np.ndarray,
+             max_distance: float) -> "_Pairs":
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        dist = partial(_mm_distances, max_distance=max_distance)
+        for kk, out, _, _ in fr.chunks(dist, gbox, pbox, fr.both()):
+            q, ii, jj = np.nonzero(out == out)  # finite (padding is NaN)
+            parts.append((fr.gs[kk][q] + ii, fr.ps[kk][q] + jj, out[q, ii, jj]))
+        if not parts:
+            return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+        return cls(*(np.concatenate(c) for c in zip(*parts)))
+
+    def subset(self, g_keep: np.ndarray, p_keep: np.ndarray) -> "_Pairs":
+        """The pairs between kept rows, numbered as rows of the subsets."""
+        sel = g_keep[self.g] & p_keep[self.p]
+        g_row, p_row = np.cumsum(g_keep) - 1, np.cumsum(p_keep) - 1
+        return _Pairs(g_row[self.g[sel]], p_row[self.p[sel]], self.d[sel])
+
+
+def _frame_matrix(fr: _Frames, k: int, gbox: np.ndarray, pbox: np.ndarray,
+                  max_distance: float) -> np.ndarray:
+    """Frame ``k``'s full distance matrix (the same values as the batched ones)."""
+    return _mm_distances(gbox[fr.gs[k]:fr.ge[k]], pbox[fr.ps[k]:fr.pe[k]], max_distance)
+
+
 # --------------------------------------------------------------------------- preprocessing
 def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray,
-                seq_length: int | None, solve: Callable, max_distance: float) -> np.ndarray:
-    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep."""
+                pairs: _Pairs, seq_length: int | None, solve: Callable,
+                max_distance: float) -> np.ndarray:
+    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep (``pairs``: the
+    pairs within the threshold between ``gt`` and ``pred``)."""
     cls = gt.cls
     bad = (cls != np.round(cls)) | (cls < 1) | (cls > _MOT16_NUM_CLASSES)
     if bad.any():
@@ -367,20 +397,26 @@ def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray
     if not flagged.any() or len(pred) == 0:
         return keep
     last = seq_length if seq_length is not None else int(max(gt.frame.max(), pred.frame.max()))
+    # motmetrics visits frames 1..seqLength; only a frame where a flagged GT has a pair within
+    # the threshold can lose predictions, through that frame's assignment.
+    frame = gt.frame[pairs.g]
+    visited = (frame >= 1) & (frame <= last)
+    hot = visited & np.isin(frame, frame[visited & flagged[pairs.g]])
+    g_hot, p_hot = pairs.g[hot], pairs.p[hot]
+    # A frame whose pairs share no row and no column is assigned those pairs (see _assign).
+    shared = np.r_[gt.frame[g_hot[(np.bincount(g_hot, minlength=len(gt)) > 1)[g_hot]]],
+                   pred.frame[p_hot[(np.bincount(p_hot, minlength=len(pred)) > 1)[p_hot]]]]
+    shared = np.unique(shared)
+    alone = ~np.isin(frame[hot], shared)
+    dropped = [p_hot[alone & flagged[g_hot]]]  # prediction rows matched to a flagged GT
     fr = _Frames.cut(gt.frame, pred.frame)
-    ks = fr.both()
-    # motmetrics visits frames 1..seqLength; only frames with a flagged GT can lose predictions
-    n_flagged = np.r_[0, np.cumsum(flagged)]
-    hot = ((fr.frames[ks] >= 1) & (fr.frames[ks] <= last)
-           & (n_flagged[fr.ge[ks]] > n_flagged[fr.gs[ks]]))
-    dropped = []  # prediction rows matched to a flagged GT
-    dist = partial(_mm_distances, max_distance=max_distance)
-    for k, costs in fr.blocks(dist, gbox, pbox, ks[hot]):
+    for k in np.searchsorted(fr.frames, shared).tolist():
         gs, ps = int(fr.gs[k]), int(fr.ps[k])
-        if not np.isfinite(costs[flagged[gs:gs + costs.shape[0]]]).any():
-            continue  # no flagged GT can be matched: nothing to drop
-        dropped += [ps + j for i, j in _assign(costs, solve) if flagged[gs + i]]
-    if dropped:  # DataFrame.drop by (frame, id) label removes every row with that label
+        costs = _frame_matrix(fr, k, gbox, pbox, max_distance)
+        dropped.append(np.array([ps + j for i, j in _assign(costs, solve) if flagged[gs + i]],
+                                dtype=np.int64))
+    dropped = np.concatenate(dropped)
+    if len(dropped):  # DataFrame.drop by (frame, id) label removes every row with that label
         _, ids = np.unique(pred.id, return_inverse=True)
         key = (pred.frame - pred.frame.min()) * (int(ids.max()) + 1) + ids
         keep = ~np.isin(key, key[dropped])
@@ -408,11 +444,14 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     # motmetrics' loader subtracts 1 from x, y; the offset is applied on top of that.
     gbox = gt.boxes + np.array([-1.0, -1.0, 0.0, 0.0])
     pbox = pred.boxes + np.array([dx - 1.0, dy - 1.0, 0.0, 0.0])
+    pairs = None
     if proto.mot16_preprocess:
-        keep = _mot16_keep(gt, gbox, pred, pbox, seq_length, solve, max_distance)
+        pairs = _Pairs.near(_Frames.cut(gt.frame, pred.frame), gbox, pbox, max_distance)
+        keep = _mot16_keep(gt, gbox, pred, pbox, pairs, seq_length, solve, max_distance)
         pred, pbox = pred.subset(keep), pbox[keep]
         use = (gt.conf >= 0.99) & (gt.cls == 1)
         gt, gbox = gt.subset(use), gbox[use]
+        pairs = pairs.subset(use, keep)  # the same distances as between the subsets
 
     # motmetrics counts the frames of the union of the two indexes it compares, whose levels
     # keep every frame of both loaded files even when rows were filtered out; but a union with
@@ -426,7 +465,9 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
 
     g, p = _Side.of(gt, gbox), _Side.of(pred, pbox)
     fr = _Frames.cut(gt.frame, pred.frame)
-    counts = dataclasses.replace(_clear_identity(g, p, fr, solve, max_distance),
+    if pairs is None:
+        pairs = _Pairs.near(fr, gbox, pbox, max_distance)
+    counts = dataclasses.replace(_clear_identity(g, p, fr, pairs, solve, max_distance),
                                  num_sequences=1, num_frames=num_frames)
     if not hota or g.repeated or p.repeated:
         return dataclasses.replace(counts, hota_undefined=1)
@@ -471,123 +512,138 @@ def _hota_for(g: _Side, p: _Side, pbox: np.ndarray, fr: _Frames):
     return _hota.hota_sums(g.idx, p.idx, groups)
 
 
-def _frames_with_pairs(fr: _Frames, dist: Callable, gbox: np.ndarray, pbox: np.ndarray,
-                       near_g: list, near_p: list):
-    """``(k, distances)`` of the frames with at least one pair within the threshold; appends
-    every such (GT row, prediction row) pair to ``near_g`` / ``near_p`` on the way."""
-    for kk, out, n, m in fr.chunks(dist, gbox, pbox, fr.both()):
-        q, ii, jj = np.nonzero(out == out)  # finite (padding is NaN)
-        near_g.append(fr.gs[kk][q] + ii)
-        near_p.append(fr.ps[kk][q] + jj)
-        for q in np.unique(q).tolist():
-            yield int(kk[q]), out[q, :n[q], :m[q]]
+def _carry_forward(D: np.ndarray, oids: list[int], hids: list[int], last: np.ndarray
+                   ) -> list[tuple[int, int]]:
+    """Step 1 of a frame on its full matrix ``D`` (GT id indices ``oids``, tracker id indices
+    ``hids``): each GT row in order takes the first unused column of its GT's last-ever tracker
+    id, if that pair is within the threshold."""
+    cols_of: dict[int, list[int]] = {}
+    for j, h in enumerate(hids):
+        cols_of.setdefault(h, []).append(j)
+    col_used = [False] * len(hids)
+    out = []
+    for i, o in enumerate(oids):
+        cols = cols_of.get(int(last[o]))
+        if cols is None:
+            continue
+        j = next((j for j in cols if not col_used[j]), None)
+        if j is None or D[i, j] != D[i, j]:  # none left, or NaN: too far
+            continue
+        col_used[j] = True
+        out.append((i, j))
+    return out
 
 
-def _clear_identity(g: _Side, p: _Side, fr: _Frames, solve: Callable,
+def _distinct(values: np.ndarray) -> bool:
+    items = values.tolist()
+    return len(set(items)) == len(items)
+
+
+def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Callable,
                     max_distance: float) -> MotCounts:
-    """CLEAR-MOT events (MOTAccumulator.update, frame by frame) and identity counts."""
-    g_ids = g.table.id.tolist()
-    p_ids = p.table.id.tolist()
+    """CLEAR-MOT events (MOTAccumulator.update, frame by frame) and identity counts.
 
-    last_hid: dict[int, int] = {}  # motmetrics m: GT id -> last matched tracker id
-    res_m: dict[int, int] = {}  # tracker id -> GT id of its last step-2 match
-    ever_matched: set[int] = set()  # GT ids matched at least once (last_match)
-    hyp_history: set[int] = set()  # tracker ids matched at least once
-    tracked = np.zeros(len(g_ids), dtype=bool)  # per GT row: matched or switched
+    Only frames with a pair within the threshold have matches. A frame is processed on its pairs
+    (all other distances are NaN); its full matrix is built only when a tracker id repeats in
+    the frame or the LAP solver is needed, exactly as motmetrics' dense update would see it.
+    """
+    num_objects, num_predictions = len(g.idx), len(p.idx)
+    last = np.full(g.n_ids, -1, np.int64)  # motmetrics m: GT id -> last matched tracker id
+    res_m = np.full(p.n_ids, -1, np.int64)  # tracker id -> GT id of its last step-2 match
+    ever = np.zeros(g.n_ids, bool)  # GT ids matched at least once (last_match)
+    hyp = np.zeros(p.n_ids, bool)  # tracker ids matched at least once
+    tracked = np.zeros(num_objects, dtype=bool)  # per GT row: matched or switched
+    taken = np.zeros(num_predictions, dtype=bool)  # per prediction row: matched or switched
     # Event order inside a frame (matches in assignment order, then misses) only matters for a
     # GT id repeated in one frame: then each row's position among its frame's events is kept.
-    rank = np.zeros(len(g_ids), dtype=np.int64) if g.repeated else None
-    near_g: list[np.ndarray] = []  # (GT row, pred row) pairs within the threshold (IDF1)
-    near_p: list[np.ndarray] = []
-    n_match = n_switch = n_transfer = n_ascend = n_migrate = n_assigned = 0
-    d_sum = 0.0
+    rank = np.zeros(num_objects, dtype=np.int64) if g.repeated else None
+    distances: list = []  # distance of every match and switch, in event order
+    n_carried = n_match = n_switch = n_transfer = n_ascend = n_migrate = 0
 
-    dist = partial(_mm_distances, max_distance=max_distance)
-    for k, D in _frames_with_pairs(fr, dist, g.box, p.box, near_g, near_p):
-        gs, ps = int(fr.gs[k]), int(fr.ps[k])
-        n, m = D.shape
-        oids, hids = g_ids[gs:gs + n], p_ids[ps:ps + m]
-        row_used = [False] * n
-        col_used = [False] * m
-        order: list[int] = []
+    pg, pp, pd = pairs.g, pairs.p, pairs.d
+    og, hp = g.idx[pg], p.idx[pp]  # the ids of each pair
+    frame = g.table.frame[pg]
+    bounds = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1], True]) if len(pg) else []
+    ks = np.searchsorted(fr.frames, frame[bounds[:-1]]) if len(pg) else []
+    repeats: set[int] = set()  # frames (indices k) with a tracker id twice
+    if p.repeated:
+        key = (p.table.frame - p.table.frame.min()) * p.n_ids + p.idx
+        srt = np.sort(key)
+        twice = srt[1:][srt[1:] == srt[:-1]] // p.n_ids + p.table.frame.min()
+        repeats = set(np.searchsorted(fr.frames, twice).tolist())
 
+    for a, b, k in zip(bounds[:-1].tolist() if len(pg) else [],
+                       bounds[1:].tolist() if len(pg) else [], list(ks)):
+        gs, ge, ps, pe = int(fr.gs[k]), int(fr.ge[k]), int(fr.ps[k]), int(fr.pe[k])
+        D = None
         # 1. Carry forward each GT's last-ever match if present and within the threshold.
-        if last_hid:
-            col_of = {h: j for j, h in enumerate(hids)}  # the last column of each tracker id
-            repeated = len(col_of) < m
-            if repeated:
-                cols_of: dict[int, list[int]] = {}
-                for j, h in enumerate(hids):
-                    cols_of.setdefault(h, []).append(j)
-            for i, o in enumerate(oids):
-                h = last_hid.get(o)
-                if h is None or h not in col_of:
-                    continue
-                if repeated:  # the first column of that id not used yet
-                    j = next((j for j in cols_of[h] if not col_used[j]), None)
-                    if j is None:
-                        continue
-                else:
-                    j = col_of[h]
-                    if col_used[j]:
-                        continue
-                if D[i, j] != D[i, j]:  # NaN: too far
-                    continue
-                row_used[i] = col_used[j] = True
-                n_match += 1
-                d_sum += D[i, j]
-                ever_matched.add(o)
-                hyp_history.add(h)
-                order.append(i)
+        if k in repeats:
+            D = _frame_matrix(fr, k, g.box, p.box, max_distance)
+            step1 = _carry_forward(D, g.idx[gs:ge].tolist(), p.idx[ps:pe].tolist(), last)
+            rows = np.array([gs + i for i, _ in step1], dtype=np.int64)
+            cols = np.array([ps + j for _, j in step1], dtype=np.int64)
+            dists = np.array([D[i, j] for i, j in step1], dtype=float)
+        else:
+            sel = np.flatnonzero(last[og[a:b]] == hp[a:b]) + a
+            if len(sel) > 1 and not _distinct(pp[sel]):  # two GT ids last matched to one id
+                sel = sel[np.sort(np.unique(pp[sel], return_index=True)[1])]
+            rows, cols, dists = pg[sel], pp[sel], pd[sel]
+        tracked[rows] = True
+        taken[cols] = True
+        distances.append(dists)
+        n_carried += len(rows)
 
         # 2. Assign the rest with the LAP solver on the full matrix (used rows/cols NaN).
-        costs = D
-        if order:
-            costs = D.copy()
-            costs[[i for i in range(n) if row_used[i]], :] = np.nan
-            costs[:, [j for j in range(m) if col_used[j]]] = np.nan
-        if not order or len(order) < min(n, m):
-            for i, j in _assign(costs, solve):
-                o, h = oids[i], hids[j]
-                prev = last_hid.get(o)
-                if prev is not None and prev != h:
-                    n_switch += 1
-                    if h not in hyp_history:
-                        n_ascend += 1
-                else:
-                    n_match += 1
-                t = res_m.get(h)
-                if t is not None and t != o:
-                    n_transfer += 1
-                    if o not in ever_matched:
-                        n_migrate += 1
-                hyp_history.add(h)
-                ever_matched.add(o)
-                d_sum += D[i, j]
-                row_used[i] = col_used[j] = True
-                last_hid[o] = h
-                res_m[h] = o
-                order.append(i)
+        free = np.flatnonzero(~tracked[pg[a:b]] & ~taken[pp[a:b]]) + a
+        step2: list = []
+        if len(free):
+            if _distinct(pg[free]) and _distinct(pp[free]):  # _assign's shortcut
+                step2 = list(zip(pg[free].tolist(), pp[free].tolist(), pd[free].tolist()))
+            else:
+                if D is None:
+                    D = _frame_matrix(fr, k, g.box, p.box, max_distance)
+                costs = D.copy()
+                costs[tracked[gs:ge], :] = np.nan
+                costs[:, taken[ps:pe]] = np.nan
+                step2 = [(gs + i, ps + j, D[i, j]) for i, j in _assign(costs, solve)]
+        for r, c, d in step2:
+            o, h = int(g.idx[r]), int(p.idx[c])
+            prev = int(last[o])
+            if prev >= 0 and prev != h:
+                n_switch += 1
+                if not hyp[h]:
+                    n_ascend += 1
+            else:
+                n_match += 1
+            t = int(res_m[h])
+            if t >= 0 and t != o:
+                n_transfer += 1
+                if not ever[o]:
+                    n_migrate += 1
+            hyp[h] = ever[o] = tracked[r] = taken[c] = True
+            last[o], res_m[h] = h, o
+        if step2:
+            distances.append(np.array([d for _, _, d in step2], dtype=float))
 
         # 3./4. Unmatched GT rows are misses, unmatched predictions false positives.
-        n_assigned += len(order)
-        rows = [gs + i for i in order]
-        tracked[rows] = True
         if rank is not None:
-            rank[rows + [gs + i for i in range(n) if not row_used[i]]] = np.arange(n)
+            events = rows.tolist() + [r for r, _, _ in step2]
+            done = set(events)
+            rank[events + [r for r in range(gs, ge) if r not in done]] = np.arange(ge - gs)
 
-    num_objects, num_predictions = len(g_ids), len(p_ids)
+    n_assigned = int(tracked.sum())
+    d_all = np.concatenate(distances) if distances else np.empty(0)
+    d_sum = float(np.cumsum(d_all)[-1]) if len(d_all) else 0.0  # sequential, in event order
     mt, pt, ml = _track_ratios(g.idx, tracked)
-    idtp, idfp, idfn = _identity(g, p, np.concatenate(near_g or [np.empty(0, int)]),
-                                 np.concatenate(near_p or [np.empty(0, int)]))
+    idtp, idfp, idfn = _identity(g, p, pg, pp)
     return MotCounts(
         num_objects=num_objects, num_predictions=num_predictions, num_unique_objects=g.n_ids,
-        num_matches=n_match, num_switches=n_switch,
+        num_matches=n_carried + n_match, num_switches=n_switch,
         num_false_positives=num_predictions - n_assigned,
-        num_misses=num_objects - int(tracked.sum()),
+        num_misses=num_objects - n_assigned,
         num_fragmentations=_fragmentations(g.idx, g.table.frame, tracked, rank),
         num_transfer=n_transfer, num_ascend=n_ascend, num_migrate=n_migrate,
-        mostly_tracked=mt, partially_tracked=pt, mostly_lost=ml, distance_sum=float(d_sum),
+        mostly_tracked=mt, partially_tracked=pt, mostly_lost=ml, distance_sum=d_sum,
         idtp=idtp, idfp=idfp, idfn=idfn)
 
 
