@@ -78,35 +78,29 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     tr_count = np.bincount(tr_idx).astype(float)
     n_g, n_t = len(gt_count), len(tr_count)
 
-    # Every frame's cells laid out flat in frame order (row-major within a frame).
-    size = np.zeros(sum(len(grp[0]) for grp in groups), np.int64)
-    for rank, _, _, sim in groups:
-        size[rank] = sim.shape[1] * sim.shape[2]
-    start = np.cumsum(size) - size
-    total = int(size.sum())
-    cells = [(start[rank][:, None] + np.arange(sim.shape[1] * sim.shape[2])) for rank, _, _, sim
-             in groups]
-    keys = np.empty(total, np.int64)
-    weights = np.empty(total)
-    flat_sim = np.empty(total)
-
     # Pass 1: global alignment between ids, with TrackEval's per-frame arithmetic; bincount adds
-    # the frames' contributions to each (gt, tracker) cell in frame order, like its loop.
-    for (rank, g, t, sim), cell in zip(groups, cells):
-        b = len(rank)
-        denom = sim.sum(1)[:, np.newaxis, :] + sim.sum(2)[:, :, np.newaxis] - sim
-        sim_iou = np.zeros_like(sim)
+    # the frames' contributions to each (gt, tracker) cell in frame order, like its loop (an id
+    # pair occurs once per frame; a zero contribution changes no sum, so only overlaps count).
+    parts = []
+    for rank, g, t, sim in groups:
+        col_sum, row_sum = sim.sum(1), sim.sum(2)
+        q, i, j = np.nonzero(sim)
+        v = sim[q, i, j]
+        denom = col_sum[q, j] + row_sum[q, i] - v
+        w = np.zeros_like(v)
         mask = denom > 0 + _EPS
-        sim_iou[mask] = sim[mask] / denom[mask]
-        keys[cell] = (g[:, :, None] * n_t + t[:, None, :]).reshape(b, -1)
-        weights[cell] = sim_iou.reshape(b, -1)
-        flat_sim[cell] = sim.reshape(b, -1)
-    potential = np.bincount(keys, weights, minlength=n_g * n_t).reshape(n_g, n_t)
+        w[mask] = v[mask] / denom[mask]
+        parts.append((rank[q], g[q, i] * n_t + t[q, j], w))
+    rank_all, key_all, w_all = (np.concatenate(c) for c in zip(*parts))
+    in_order = np.argsort(rank_all, kind="stable")
+    potential = np.bincount(key_all[in_order], w_all[in_order],
+                            minlength=n_g * n_t).reshape(n_g, n_t)
     alignment = potential / (gt_count[:, None] + tr_count[None, :] - potential)
 
-    # Pass 2: one matching per frame maximising alignment * similarity.
-    matched_cells = np.zeros(total, bool)
-    for (rank, g, t, sim), cell in zip(groups, cells):
+    # Pass 2: one matching per frame maximising alignment * similarity; the matched pairs in
+    # frame order, row order within a frame.
+    parts = []
+    for rank, g, t, sim in groups:
         score = alignment[g[:, :, None], t[:, None, :]] * sim
         chosen = score > 0
         # When each positive pair is alone in its row and column, every optimal matching
@@ -116,8 +110,11 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
             rows, cols = linear_sum_assignment(-score[q])
             chosen[q] = False
             chosen[q, rows, cols] = True
-        matched_cells[cell] = chosen.reshape(len(rank), -1)
-    ms, mk = flat_sim[matched_cells], keys[matched_cells]
+        q, i, j = np.nonzero(chosen)
+        parts.append((rank[q], g[q, i] * n_t + t[q, j], sim[q, i, j]))
+    rank_all, key_all, sim_all = (np.concatenate(c) for c in zip(*parts))
+    in_order = np.argsort(rank_all, kind="stable")
+    ms, mk = sim_all[in_order], key_all[in_order]
 
     # Per alpha: a match counts when its similarity reaches alpha (TrackEval's eps rule).
     matched = ms[None, :] >= (HOTA_ALPHAS - _EPS)[:, None]  # (alphas, matches)
