@@ -84,7 +84,7 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     parts = []
     for rank, g, t, sim in groups:
         col_sum, row_sum = sim.sum(1), sim.sum(2)
-        q, i, j = np.nonzero(sim)
+        q, i, j = np.nonzero(sim > 0)  # IoU >= 0: the nonzero ones
         v = sim[q, i, j]
         denom = col_sum[q, j] + row_sum[q, i] - v
         w = np.zeros_like(v)

@@ -299,35 +299,6 @@ class _Frames:
         """Indices of the frames with boxes on both sides."""
         return np.flatnonzero((self.ge > self.gs) & (self.pe > self.ps))
 
-    def chunks(self, fn: Callable, gbox: np.ndarray, pbox: np.ndarray, ks: np.ndarray,
-               budget: int = 1 << 17):
-        """Evaluate ``fn`` (GT boxes x predicted boxes -> matrix) on frames ``ks`` in padded
-        batches. Yields ``(kk, out, n, m)``: frame indices, the ``(len(kk), N, M)`` result whose
-        ``out[q, :n[q], :m[q]]`` is frame ``kk[q]``'s matrix (padding is NaN), and the sizes.
-        Elementwise arithmetic does not depend on the batch: values equal per-frame calls."""
-        n_all, m_all = self.ge[ks] - self.gs[ks], self.pe[ks] - self.ps[ks]
-        lo = 0
-        while lo < len(ks):
-            hi, big_n, big_m = lo, 0, 0
-            while hi < len(ks):
-                bn, bm = max(big_n, n_all[hi]), max(big_m, m_all[hi])
-                if hi > lo and (hi - lo + 1) * bn * bm > budget:
-                    break
-                big_n, big_m, hi = bn, bm, hi + 1
-            kk, n, m = ks[lo:hi], n_all[lo:hi], m_all[lo:hi]
-            g = np.zeros((len(kk), big_n, 4))
-            p = np.zeros((len(kk), big_m, 4))
-            for pad, box, start, size in ((g, gbox, self.gs[kk], n), (p, pbox, self.ps[kk], m)):
-                q = np.repeat(np.arange(len(kk)), size)
-                local = np.arange(len(q)) - np.repeat(np.cumsum(size) - size, size)
-                pad[q, local] = box[np.repeat(start, size) + local]
-            out = fn(g, p)
-            inside = ((np.arange(big_n)[None, :, None] < n[:, None, None])
-                      & (np.arange(big_m)[None, None, :] < m[:, None, None]))
-            out[~inside] = np.nan
-            yield kk, out, n, m
-            lo = hi
-
     def shapes(self, ks: np.ndarray):
         """Frames ``ks`` grouped by shape: yields ``(q, gr, pr)`` per (GT count, prediction
         count): ``q`` the positions in ``ks`` of the group's ``B`` frames (ascending), ``gr``
@@ -358,14 +329,14 @@ class _Pairs:
     @classmethod
     def near(cls, fr: _Frames, gbox: np.ndarray, pbox: np.ndarray,
              max_distance: float) -> "_Pairs":
-        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        dist = partial(_mm_distances, max_distance=max_distance)
-        for kk, out, _, _ in fr.chunks(dist, gbox, pbox, fr.both()):
-            q, ii, jj = np.nonzero(out == out)  # finite (padding is NaN)
-            parts.append((fr.gs[kk][q] + ii, fr.ps[kk][q] + jj, out[q, ii, jj]))
-        if not parts:
-            return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
-        return cls(*(np.concatenate(c) for c in zip(*parts)))
+        parts = [(np.empty(0, np.int64),) * 3 + (np.empty(0),)]
+        for q, gr, pr in fr.shapes(fr.both()):
+            out = _mm_distances(gbox[gr], pbox[pr], max_distance)
+            b, i, j = np.nonzero(out == out)  # finite
+            parts.append((q[b], gr[b, i], pr[b, j], out[b, i, j]))
+        rank, g, p, d = (np.concatenate(c) for c in zip(*parts))
+        in_order = np.argsort(rank, kind="stable")  # a frame is in one group, row-major
+        return cls(g[in_order], p[in_order], d[in_order])
 
     def subset(self, g_keep: np.ndarray, p_keep: np.ndarray) -> "_Pairs":
         """The pairs between kept rows, numbered as rows of the subsets."""
@@ -410,11 +381,11 @@ def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray
     alone = ~np.isin(frame[hot], shared)
     dropped = [p_hot[alone & flagged[g_hot]]]  # prediction rows matched to a flagged GT
     fr = _Frames.cut(gt.frame, pred.frame)
-    for k in np.searchsorted(fr.frames, shared).tolist():
-        gs, ps = int(fr.gs[k]), int(fr.ps[k])
-        costs = _frame_matrix(fr, k, gbox, pbox, max_distance)
-        dropped.append(np.array([ps + j for i, j in _assign(costs, solve) if flagged[gs + i]],
-                                dtype=np.int64))
+    for _, gr, pr in fr.shapes(np.searchsorted(fr.frames, shared)):
+        for costs, g_rows, p_rows in zip(_mm_distances(gbox[gr], pbox[pr], max_distance),
+                                         gr.tolist(), pr.tolist()):
+            dropped.append(np.array([p_rows[j] for i, j in _assign(costs, solve)
+                                     if flagged[g_rows[i]]], dtype=np.int64))
     dropped = np.concatenate(dropped)
     if len(dropped):  # DataFrame.drop by (frame, id) label removes every row with that label
         _, ids = np.unique(pred.id, return_inverse=True)
@@ -481,6 +452,24 @@ def evaluate_mot(gt: MotTable, pred: MotTable, **options) -> dict[str, float | i
     return finalize(mot_counts(gt, pred, **options))
 
 
+def _dense_index(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``np.unique(values, return_inverse=True)[1]`` (int64) and the number of distinct values;
+    a lookup table when the values span a small range."""
+    if not len(values):
+        return np.zeros(0, np.int64), 0
+    lo = int(values.min())
+    span = int(values.max()) - lo + 1
+    if span > 4 * len(values) + 1024:
+        _, idx = np.unique(values, return_inverse=True)
+        idx = idx.astype(np.int64)
+        return idx, int(idx.max()) + 1
+    offset = values - lo
+    present = np.zeros(span, bool)
+    present[offset] = True
+    dense = np.cumsum(present, dtype=np.int64) - 1
+    return dense[offset], int(dense[-1]) + 1
+
+
 @dataclass
 class _Side:
     """One side (GT or predictions) of a sequence, ready for matching."""
@@ -493,11 +482,11 @@ class _Side:
 
     @classmethod
     def of(cls, table: MotTable, box: np.ndarray) -> "_Side":
-        _, idx = np.unique(table.id, return_inverse=True)
-        idx = idx.astype(np.int64)
-        n_ids = int(idx.max()) + 1 if len(idx) else 0
-        frames = table.frame - table.frame.min() if len(idx) else table.frame
-        return cls(table, box, idx, n_ids, len(np.unique(frames * n_ids + idx)))
+        idx, n_ids = _dense_index(table.id)
+        if not len(idx):
+            return cls(table, box, idx, 0, 0)
+        key = np.sort((table.frame - table.frame.min()) * n_ids + idx)
+        return cls(table, box, idx, n_ids, 1 + int(np.count_nonzero(key[1:] != key[:-1])))
 
     @property
     def repeated(self) -> bool:
