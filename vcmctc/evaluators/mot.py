@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Iterable
 
 import numpy as np
@@ -338,6 +337,14 @@ class _Pairs:
         in_order = np.argsort(rank, kind="stable")  # a frame is in one group, row-major
         return cls(g[in_order], p[in_order], d[in_order])
 
+    def matrix(self, lo: int, hi: int, gs: int, ps: int, n: int, m: int) -> np.ndarray:
+        """The ``(n, m)`` distance matrix of a frame whose pairs are ``lo:hi`` and whose rows
+        start at GT row ``gs`` and prediction row ``ps``: NaN off the pairs, as
+        :func:`_mm_distances` gives it."""
+        D = np.full((n, m), np.nan)
+        D[self.g[lo:hi] - gs, self.p[lo:hi] - ps] = self.d[lo:hi]
+        return D
+
     def subset(self, g_keep: np.ndarray, p_keep: np.ndarray) -> "_Pairs":
         """The pairs between kept rows, numbered as rows of the subsets."""
         sel = g_keep[self.g] & p_keep[self.p]
@@ -345,16 +352,9 @@ class _Pairs:
         return _Pairs(g_row[self.g[sel]], p_row[self.p[sel]], self.d[sel])
 
 
-def _frame_matrix(fr: _Frames, k: int, gbox: np.ndarray, pbox: np.ndarray,
-                  max_distance: float) -> np.ndarray:
-    """Frame ``k``'s full distance matrix (the same values as the batched ones)."""
-    return _mm_distances(gbox[fr.gs[k]:fr.ge[k]], pbox[fr.ps[k]:fr.pe[k]], max_distance)
-
-
 # --------------------------------------------------------------------------- preprocessing
-def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray,
-                pairs: _Pairs, seq_length: int | None, solve: Callable,
-                max_distance: float) -> np.ndarray:
+def _mot16_keep(gt: MotTable, pred: MotTable, pairs: _Pairs, seq_length: int | None,
+                solve: Callable) -> np.ndarray:
     """motmetrics.preprocess.preprocessResult: mask of the predictions to keep (``pairs``: the
     pairs within the threshold between ``gt`` and ``pred``)."""
     cls = gt.cls
@@ -381,11 +381,13 @@ def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray
     alone = ~np.isin(frame[hot], shared)
     dropped = [p_hot[alone & flagged[g_hot]]]  # prediction rows matched to a flagged GT
     fr = _Frames.cut(gt.frame, pred.frame)
-    for _, gr, pr in fr.shapes(np.searchsorted(fr.frames, shared)):
-        for costs, g_rows, p_rows in zip(_mm_distances(gbox[gr], pbox[pr], max_distance),
-                                         gr.tolist(), pr.tolist()):
-            dropped.append(np.array([p_rows[j] for i, j in _assign(costs, solve)
-                                     if flagged[g_rows[i]]], dtype=np.int64))
+    ks = np.searchsorted(fr.frames, shared)
+    for k, lo, hi in zip(ks.tolist(), np.searchsorted(frame, shared, "left").tolist(),
+                         np.searchsorted(frame, shared, "right").tolist()):
+        gs, ps = int(fr.gs[k]), int(fr.ps[k])
+        costs = pairs.matrix(lo, hi, gs, ps, int(fr.ge[k]) - gs, int(fr.pe[k]) - ps)
+        dropped.append(np.array([ps + j for i, j in _assign(costs, solve) if flagged[gs + i]],
+                                dtype=np.int64))
     dropped = np.concatenate(dropped)
     if len(dropped):  # DataFrame.drop by (frame, id) label removes every row with that label
         _, ids = np.unique(pred.id, return_inverse=True)
@@ -418,7 +420,7 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     pairs = None
     if proto.mot16_preprocess:
         pairs = _Pairs.near(_Frames.cut(gt.frame, pred.frame), gbox, pbox, max_distance)
-        keep = _mot16_keep(gt, gbox, pred, pbox, pairs, seq_length, solve, max_distance)
+        keep = _mot16_keep(gt, pred, pairs, seq_length, solve)
         pred, pbox = pred.subset(keep), pbox[keep]
         use = (gt.conf >= 0.99) & (gt.cls == 1)
         gt, gbox = gt.subset(use), gbox[use]
@@ -438,7 +440,7 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     fr = _Frames.cut(gt.frame, pred.frame)
     if pairs is None:
         pairs = _Pairs.near(fr, gbox, pbox, max_distance)
-    counts = dataclasses.replace(_clear_identity(g, p, fr, pairs, solve, max_distance),
+    counts = dataclasses.replace(_clear_identity(g, p, fr, pairs, solve),
                                  num_sequences=1, num_frames=num_frames)
     if not hota or g.repeated or p.repeated:
         return dataclasses.replace(counts, hota_undefined=1)
@@ -528,8 +530,8 @@ def _distinct(values: np.ndarray) -> bool:
     return len(set(items)) == len(items)
 
 
-def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Callable,
-                    max_distance: float) -> MotCounts:
+def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Callable
+                    ) -> MotCounts:
     """CLEAR-MOT events (MOTAccumulator.update, frame by frame) and identity counts.
 
     Only frames with a pair within the threshold have matches. A frame is processed on its pairs
@@ -567,7 +569,7 @@ def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Calla
         D = None
         # 1. Carry forward each GT's last-ever match if present and within the threshold.
         if k in repeats:
-            D = _frame_matrix(fr, k, g.box, p.box, max_distance)
+            D = pairs.matrix(a, b, gs, ps, ge - gs, pe - ps)
             step1 = _carry_forward(D, g.idx[gs:ge].tolist(), p.idx[ps:pe].tolist(), last)
             rows = np.array([gs + i for i, _ in step1], dtype=np.int64)
             cols = np.array([ps + j for _, j in step1], dtype=np.int64)
@@ -590,7 +592,7 @@ def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Calla
                 step2 = list(zip(pg[free].tolist(), pp[free].tolist(), pd[free].tolist()))
             else:
                 if D is None:
-                    D = _frame_matrix(fr, k, g.box, p.box, max_distance)
+                    D = pairs.matrix(a, b, gs, ps, ge - gs, pe - ps)
                 costs = D.copy()
                 costs[tracked[gs:ge], :] = np.nan
                 costs[:, taken[ps:pe]] = np.nan
