@@ -81,7 +81,7 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     # Pass 1: global alignment between ids, with TrackEval's per-frame arithmetic; bincount adds
     # the frames' contributions to each (gt, tracker) cell in frame order, like its loop (an id
     # pair occurs once per frame; a zero contribution changes no sum, so only overlaps count).
-    parts = []
+    parts, cells = [], []
     for rank, g, t, sim in groups:
         col_sum, row_sum = sim.sum(1), sim.sum(2)
         q, i, j = np.nonzero(sim > 0)  # IoU >= 0: the nonzero ones
@@ -90,28 +90,40 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
         w = np.zeros_like(v)
         mask = denom > 0 + _EPS
         w[mask] = v[mask] / denom[mask]
-        parts.append((rank[q], g[q, i] * n_t + t[q, j], w))
+        key = g[q, i] * n_t + t[q, j]
+        parts.append((rank[q], key, w))
+        cells.append((q, i, j, key, v))
     rank_all, key_all, w_all = (np.concatenate(c) for c in zip(*parts))
     in_order = np.argsort(rank_all, kind="stable")
     potential = np.bincount(key_all[in_order], w_all[in_order],
                             minlength=n_g * n_t).reshape(n_g, n_t)
     alignment = potential / (gt_count[:, None] + tr_count[None, :] - potential)
 
-    # Pass 2: one matching per frame maximising alignment * similarity; the matched pairs in
-    # frame order, row order within a frame.
+    # Pass 2: one matching per frame maximising score = alignment * similarity (zero off the
+    # overlapping cells); the matched pairs in frame order, row order within a frame.
     parts = []
-    for rank, g, t, sim in groups:
-        score = alignment[g[:, :, None], t[:, None, :]] * sim
-        chosen = score > 0
+    for (rank, g, t, sim), (q, i, j, key, v) in zip(groups, cells):
+        b, n, m = sim.shape
+        score = alignment.ravel()[key] * v
+        pos = score > 0
+        qp, ip, jp = q[pos], i[pos], j[pos]
         # When each positive pair is alone in its row and column, every optimal matching
         # contains all of them; the other matched pairs have similarity 0 and never count.
-        clash = (chosen.sum(1) > 1).any(1) | (chosen.sum(2) > 1).any(1)
-        for q in np.flatnonzero(clash).tolist():
-            rows, cols = linear_sum_assignment(-score[q])
-            chosen[q] = False
-            chosen[q, rows, cols] = True
-        q, i, j = np.nonzero(chosen)
-        parts.append((rank[q], g[q, i] * n_t + t[q, j], sim[q, i, j]))
+        clash = ((np.bincount(qp * n + ip, minlength=b * n) > 1).reshape(b, n).any(1)
+                 | (np.bincount(qp * m + jp, minlength=b * m) > 1).reshape(b, m).any(1))
+        alone = ~clash[qp]
+        parts.append((rank[qp[alone]], key[pos][alone], v[pos][alone]))
+        solve = np.flatnonzero(clash)
+        if len(solve):
+            # The frames' full cost matrices; a zero's sign cannot change the solver's choice.
+            costs = np.zeros((len(solve), n, m))
+            sel = clash[q]
+            costs[(np.cumsum(clash) - 1)[q[sel]], i[sel], j[sel]] = -score[sel]
+            found = [linear_sum_assignment(c) for c in costs]
+            fq = np.repeat(solve, [len(r) for r, _ in found])
+            fr = np.concatenate([r for r, _ in found])
+            fc = np.concatenate([c for _, c in found])
+            parts.append((rank[fq], g[fq, fr] * n_t + t[fq, fc], sim[fq, fr, fc]))
     rank_all, key_all, sim_all = (np.concatenate(c) for c in zip(*parts))
     in_order = np.argsort(rank_all, kind="stable")
     ms, mk = sim_all[in_order], key_all[in_order]
