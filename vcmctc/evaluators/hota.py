@@ -42,6 +42,14 @@ def trackeval_iou_matrix(g: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=inter)
 
 
+def frame_order(rank: np.ndarray) -> np.ndarray:
+    """``np.argsort(rank, kind="stable")`` for frame positions ``rank >= 0``; 16-bit keys let
+    numpy use its radix sort (the same permutation: a stable sort has only one)."""
+    if len(rank) and int(rank.max()) < 2 ** 15:
+        rank = rank.astype(np.int16)
+    return np.argsort(rank, kind="stable")
+
+
 def empty_sums() -> dict[str, np.ndarray]:
     n = len(HOTA_ALPHAS)
     return {f: np.zeros(n, np.int64) if f in ("tp", "fn", "fp") else np.zeros(n)
@@ -94,7 +102,7 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
         parts.append((rank[q], key, w))
         cells.append((q, i, j, key, v))
     rank_all, key_all, w_all = (np.concatenate(c) for c in zip(*parts))
-    in_order = np.argsort(rank_all, kind="stable")
+    in_order = frame_order(rank_all)
     potential = np.bincount(key_all[in_order], w_all[in_order],
                             minlength=n_g * n_t).reshape(n_g, n_t)
     alignment = potential / (gt_count[:, None] + tr_count[None, :] - potential)
@@ -125,7 +133,7 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
             fc = np.concatenate([c for _, c in found])
             parts.append((rank[fq], g[fq, fr] * n_t + t[fq, fc], sim[fq, fr, fc]))
     rank_all, key_all, sim_all = (np.concatenate(c) for c in zip(*parts))
-    in_order = np.argsort(rank_all, kind="stable")
+    in_order = frame_order(rank_all)
     ms, mk = sim_all[in_order], key_all[in_order]
 
     # Per alpha: a match counts when its similarity reaches alpha (TrackEval's eps rule).

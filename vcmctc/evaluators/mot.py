@@ -334,7 +334,7 @@ class _Pairs:
             b, i, j = np.nonzero(out == out)  # finite
             parts.append((q[b], gr[b, i], pr[b, j], out[b, i, j]))
         rank, g, p, d = (np.concatenate(c) for c in zip(*parts))
-        in_order = np.argsort(rank, kind="stable")  # a frame is in one group, row-major
+        in_order = _hota.frame_order(rank)  # a frame is in one group, row-major
         return cls(g[in_order], p[in_order], d[in_order])
 
     def matrix(self, lo: int, hi: int, gs: int, ps: int, n: int, m: int) -> np.ndarray:
