@@ -181,14 +181,18 @@ def _csv_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
     reader with Python's own float conversion (``round_trip``: values equal ``float()``'s); None
     when anything is unusual (the other paths then parse it, or find the bad line)."""
     if (not text or any(c in text for c in " \t\r\f\v") or text[0] in ",\n"
-            or ",," in text or ",\n" in text or "\n," in text or "\n\n" in text
             or text.endswith(",")):
         return None
-    n_rows = text.count("\n") + (not text.endswith("\n"))
+    buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # no multibyte code has , or \n
+    comma, newline = buf == 44, buf == 10
+    sep = comma | newline
+    if np.count_nonzero(sep[1:] & sep[:-1]):  # ",,", ",\n", "\n," or "\n\n": an empty field
+        return None
+    n_rows = int(np.count_nonzero(newline)) + (not text.endswith("\n"))
     first = text[:text.find("\n")] if "\n" in text else text
     width = first.count(",") + 1
     # equal total means equal widths: a longer row makes pandas fail, so none is shorter
-    if not _MIN_COLS <= width <= _MAX_COLS or text.count(",") != n_rows * (width - 1):
+    if not _MIN_COLS <= width <= _MAX_COLS or np.count_nonzero(comma) != n_rows * (width - 1):
         return None
     import io
 
