@@ -290,7 +290,7 @@ class _Frames:
 
     @classmethod
     def cut(cls, g_frame: np.ndarray, p_frame: np.ndarray) -> "_Frames":
-        frames = np.union1d(g_frame, p_frame)
+        frames = _dense_values(np.concatenate([g_frame, p_frame]))
         return cls(frames, *(np.searchsorted(f, frames, side)
                              for f in (g_frame, p_frame) for side in ("left", "right")))
 
@@ -353,10 +353,10 @@ class _Pairs:
 
 
 # --------------------------------------------------------------------------- preprocessing
-def _mot16_keep(gt: MotTable, pred: MotTable, pairs: _Pairs, seq_length: int | None,
-                solve: Callable) -> np.ndarray:
-    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep (``pairs``: the
-    pairs within the threshold between ``gt`` and ``pred``)."""
+def _mot16_keep(gt: MotTable, pred: MotTable, fr: _Frames, pairs: _Pairs,
+                seq_length: int | None, solve: Callable) -> np.ndarray:
+    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep (``fr``: the
+    frames of ``gt`` and ``pred``, ``pairs``: their pairs within the threshold)."""
     cls = gt.cls
     bad = (cls != np.round(cls)) | (cls < 1) | (cls > _MOT16_NUM_CLASSES)
     if bad.any():
@@ -380,7 +380,6 @@ def _mot16_keep(gt: MotTable, pred: MotTable, pairs: _Pairs, seq_length: int | N
     shared = np.unique(shared)
     alone = ~np.isin(frame[hot], shared)
     dropped = [p_hot[alone & flagged[g_hot]]]  # prediction rows matched to a flagged GT
-    fr = _Frames.cut(gt.frame, pred.frame)
     ks = np.searchsorted(fr.frames, shared)
     for k, lo, hi in zip(ks.tolist(), np.searchsorted(frame, shared, "left").tolist(),
                          np.searchsorted(frame, shared, "right").tolist()):
@@ -419,8 +418,9 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     pbox = pred.boxes + np.array([dx - 1.0, dy - 1.0, 0.0, 0.0])
     pairs = None
     if proto.mot16_preprocess:
-        pairs = _Pairs.near(_Frames.cut(gt.frame, pred.frame), gbox, pbox, max_distance)
-        keep = _mot16_keep(gt, pred, pairs, seq_length, solve)
+        fr = _Frames.cut(gt.frame, pred.frame)
+        pairs = _Pairs.near(fr, gbox, pbox, max_distance)
+        keep = _mot16_keep(gt, pred, fr, pairs, seq_length, solve)
         pred, pbox = pred.subset(keep), pbox[keep]
         use = (gt.conf >= 0.99) & (gt.cls == 1)
         gt, gbox = gt.subset(use), gbox[use]
@@ -430,11 +430,11 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     # keep every frame of both loaded files even when rows were filtered out; but a union with
     # an empty side is the other side as it is (pandas checks the second side first).
     if len(pred) == 0:
-        num_frames = len(np.unique(loaded_gt))
+        num_frames = len(_dense_values(loaded_gt))
     elif len(gt) == 0:
-        num_frames = len(np.unique(loaded_pred))
+        num_frames = len(_dense_values(loaded_pred))
     else:
-        num_frames = len(np.union1d(loaded_gt, loaded_pred))
+        num_frames = len(_dense_values(np.concatenate([loaded_gt, loaded_pred])))
 
     g, p = _Side.of(gt, gbox), _Side.of(pred, pbox)
     fr = _Frames.cut(gt.frame, pred.frame)
@@ -454,6 +454,19 @@ def evaluate_mot(gt: MotTable, pred: MotTable, **options) -> dict[str, float | i
     return finalize(mot_counts(gt, pred, **options))
 
 
+def _dense_values(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` of int64 values, by a lookup table when they span a small range."""
+    if not len(values):
+        return values[:0].astype(np.int64)
+    lo = int(values.min())
+    span = int(values.max()) - lo + 1
+    if span > 4 * len(values) + (1 << 21):
+        return np.unique(values)
+    present = np.zeros(span, bool)
+    present[values - lo] = True
+    return np.flatnonzero(present) + lo
+
+
 def _dense_index(values: np.ndarray) -> tuple[np.ndarray, int]:
     """``np.unique(values, return_inverse=True)[1]`` (int64) and the number of distinct values;
     a lookup table when the values span a small range."""
@@ -461,7 +474,7 @@ def _dense_index(values: np.ndarray) -> tuple[np.ndarray, int]:
         return np.zeros(0, np.int64), 0
     lo = int(values.min())
     span = int(values.max()) - lo + 1
-    if span > 4 * len(values) + 1024:
+    if span > 4 * len(values) + (1 << 21):
         _, idx = np.unique(values, return_inverse=True)
         idx = idx.astype(np.int64)
         return idx, int(idx.max()) + 1
