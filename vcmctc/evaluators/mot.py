@@ -13,6 +13,11 @@ event for event, without pandas in the hot loop:
 * IDF1: the global min-cost GT-id / tracker-id matching over every frame pair within the
   threshold (the optimal count is unique, so any exact solver gives motmetrics' numbers).
 
+The distances are computed once, for frames stacked by shape, and kept as the pairs within the
+threshold (all other distances are NaN): the ``tvd`` preprocessing and the matching share them,
+each frame's events are found on its pairs, and a frame's full matrix is rebuilt from them only
+where the LAP solver (or a tracker id repeated in the frame) needs it.
+
 Every sequence yields a :class:`MotCounts` of additive counts; :func:`finalize` turns counts into
 scores, for a sequence and for summed counts (class / overall rows) alike, like motmetrics'
 ``OVERALL`` row. HOTA (TrackEval semantics) lives in :mod:`vcmctc.evaluators.hota`.
@@ -389,8 +394,8 @@ def _mot16_keep(gt: MotTable, pred: MotTable, fr: _Frames, pairs: _Pairs,
                                 dtype=np.int64))
     dropped = np.concatenate(dropped)
     if len(dropped):  # DataFrame.drop by (frame, id) label removes every row with that label
-        _, ids = np.unique(pred.id, return_inverse=True)
-        key = (pred.frame - pred.frame.min()) * (int(ids.max()) + 1) + ids
+        ids, n_ids = _dense_index(pred.id)
+        key = (pred.frame - pred.frame.min()) * n_ids + ids
         keep = ~np.isin(key, key[dropped])
     return keep
 
@@ -576,9 +581,10 @@ def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Calla
         twice = srt[1:][srt[1:] == srt[:-1]] // p.n_ids + p.table.frame.min()
         repeats = set(np.searchsorted(fr.frames, twice).tolist())
 
+    starts, stops = (fr.gs.tolist(), fr.ps.tolist()), (fr.ge.tolist(), fr.pe.tolist())
     for a, b, k in zip(bounds[:-1].tolist() if len(pg) else [],
-                       bounds[1:].tolist() if len(pg) else [], list(ks)):
-        gs, ge, ps, pe = int(fr.gs[k]), int(fr.ge[k]), int(fr.ps[k]), int(fr.pe[k])
+                       bounds[1:].tolist() if len(pg) else [], ks.tolist() if len(pg) else []):
+        (gs, ps), (ge, pe) = (starts[0][k], starts[1][k]), (stops[0][k], stops[1][k])
         D = None
         # 1. Carry forward each GT's last-ever match if present and within the threshold.
         if k in repeats:
@@ -598,8 +604,9 @@ def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Calla
         n_carried += len(rows)
 
         # 2. Assign the rest with the LAP solver on the full matrix (used rows/cols NaN).
-        free = np.flatnonzero(~tracked[pg[a:b]] & ~taken[pp[a:b]]) + a
         step2: list = []
+        free = np.flatnonzero(~tracked[pg[a:b]] & ~taken[pp[a:b]]) + a if len(rows) < b - a \
+            else ()
         if len(free):
             if _distinct(pg[free]) and _distinct(pp[free]):  # _assign's shortcut
                 step2 = list(zip(pg[free].tolist(), pp[free].tolist(), pd[free].tolist()))
