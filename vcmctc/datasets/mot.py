@@ -181,14 +181,18 @@ def _csv_parse(text: str) -> tuple[np.ndarray, np.ndarray] | None:
     reader with Python's own float conversion (``round_trip``: values equal ``float()``'s); None
     when anything is unusual (the other paths then parse it, or find the bad line)."""
     if (not text or any(c in text for c in " \t\r\f\v") or text[0] in ",\n"
-            or ",," in text or ",\n" in text or "\n," in text or "\n\n" in text
             or text.endswith(",")):
         return None
-    n_rows = text.count("\n") + (not text.endswith("\n"))
+    buf = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # no multibyte code has , or \n
+    comma, newline = buf == 44, buf == 10
+    sep = comma | newline
+    if np.count_nonzero(sep[1:] & sep[:-1]):  # ",,", ",\n", "\n," or "\n\n": an empty field
+        return None
+    n_rows = int(np.count_nonzero(newline)) + (not text.endswith("\n"))
     first = text[:text.find("\n")] if "\n" in text else text
     width = first.count(",") + 1
     # equal total means equal widths: a longer row makes pandas fail, so none is shorter
-    if not _MIN_COLS <= width <= _MAX_COLS or text.count(",") != n_rows * (width - 1):
+    if not _MIN_COLS <= width <= _MAX_COLS or np.count_nonzero(comma) != n_rows * (width - 1):
         return None
     import io
 
@@ -250,18 +254,51 @@ def check_output_lines(path: Path, lo: int, hi: int) -> str | None:
     every non-blank line has a numeric, integral first field (the frame) in ``lo..hi`` and at
     least 6 comma-separated fields, else the problem of the first line that has not.
 
-    A plain comma-separated file is read in one C-level parse (:func:`_csv_parse`); anything
-    else, and every file with a problem, is checked line by line for the exact message."""
+    A file whose frames are plain digits is checked on its bytes (:func:`_frames_in_range`), a
+    plain comma-separated one by one C-level parse (:func:`_csv_parse`); anything else, and
+    every file with a problem, is checked line by line for the exact message."""
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = None
+    if text and _frames_in_range(data, lo, hi):
+        return None
     parsed = _csv_parse(text) if text else None
     if parsed is not None:
         frame = parsed[0][:, 0]
         if ((frame == np.floor(frame)) & (frame >= lo) & (frame <= hi)).all():
             return None
     return _check_lines(path, lo, hi)
+
+
+def _frames_in_range(data: bytes, lo: int, hi: int) -> bool:
+    """True when every line has at least 5 commas and a first field of 1 to 9 ASCII digits
+    whose value lies in ``lo..hi`` (then every line passes :func:`_check_lines`). False
+    decides nothing: a blank line, a carriage return, a sign or a decimal point say False."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if not len(buf) or b"\r" in data:
+        return False
+    ends = np.flatnonzero(buf == 10)
+    if buf[-1] != 10:
+        ends = np.r_[ends, len(buf)]
+    starts = np.r_[0, ends[:-1] + 1]
+    commas = np.flatnonzero(buf == 44)
+    first = np.searchsorted(commas, starts)  # each line's first comma, if it has one
+    fifth = first + 4
+    if (fifth >= len(commas)).any() or (commas[fifth] >= ends).any():
+        return False  # a line with fewer than 5 commas
+    length = commas[first] - starts  # the first field
+    if length.min() < 1 or length.max() > 9:
+        return False
+    frame = np.zeros(len(starts), np.int64)
+    for k in range(int(length.max())):
+        inside = k < length
+        digit = buf[np.minimum(starts + k, len(buf) - 1)].astype(np.int64) - 48
+        if (inside & ((digit < 0) | (digit > 9))).any():
+            return False
+        frame = np.where(inside, frame * 10 + digit, frame)
+    return bool(((frame >= lo) & (frame <= hi)).all())
 
 
 def _check_lines(path: Path, lo: int, hi: int) -> str | None:

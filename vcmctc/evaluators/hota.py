@@ -42,10 +42,12 @@ def trackeval_iou_matrix(g: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=inter)
 
 
-def _distinct(index: np.ndarray) -> bool:
-    """No value twice in ``index`` (a few row or column numbers of one frame)."""
-    values = index.tolist()
-    return len(set(values)) == len(values)
+def frame_order(rank: np.ndarray) -> np.ndarray:
+    """``np.argsort(rank, kind="stable")`` for frame positions ``rank >= 0``; 16-bit keys let
+    numpy use its radix sort (the same permutation: a stable sort has only one)."""
+    if len(rank) and int(rank.max()) < 2 ** 15:
+        rank = rank.astype(np.int16)
+    return np.argsort(rank, kind="stable")
 
 
 def empty_sums() -> dict[str, np.ndarray]:
@@ -55,13 +57,20 @@ def empty_sums() -> dict[str, np.ndarray]:
 
 
 def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
-              frames: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+              groups: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+              ) -> dict[str, np.ndarray]:
     """Per-alpha HOTA sums of one sequence.
 
     ``gt_idx`` / ``tr_idx``: contiguous id index (0..n-1) of every GT / tracker box of the
-    sequence. ``frames`` yields, in frame order, ``(g, t, sim)`` for every frame with boxes on
-    both sides: the boxes' id indices and their ``(len(g), len(t))`` IoU matrix. Frames with boxes
-    on one side only add FN or FP, which follow from the totals.
+    sequence. The frames with boxes on both sides come in groups of frames of one shape: each
+    ``(rank, g, t, sim)`` holds ``B`` frames, ``rank`` their ``(B,)`` positions in frame order
+    (every position 0..F-1 in exactly one group), ``g`` ``(B, n)`` and ``t`` ``(B, m)`` the
+    boxes' id indices and ``sim`` the ``(B, n, m)`` IoU matrices. Frames with boxes on one side
+    only add FN or FP, which follow from the totals.
+
+    The numbers are bit for bit those of TrackEval's frame loop: a group stacks frames of equal
+    shape, so each row or column sum reduces the same values in the same way as one frame's
+    ``sim.sum``; the rest is elementwise; sums over frames run in frame order.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -69,8 +78,8 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     n_gt, n_tr = len(gt_idx), len(tr_idx)
     out["fn"][:] = n_gt
     out["fp"][:] = n_tr
-    frames = list(frames)
-    if n_gt == 0 or n_tr == 0 or not frames:
+    groups = [grp for grp in groups if len(grp[0])]
+    if n_gt == 0 or n_tr == 0 or not groups:
         return out
 
     gt_count = np.bincount(gt_idx).astype(float)
@@ -78,32 +87,54 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     n_g, n_t = len(gt_count), len(tr_count)
 
     # Pass 1: global alignment between ids, with TrackEval's per-frame arithmetic; bincount adds
-    # the frames' contributions to each (gt, tracker) cell in frame order, like its loop.
-    keys, weights = [], []
-    for g, t, sim in frames:
-        denom = sim.sum(0)[np.newaxis, :] + sim.sum(1)[:, np.newaxis] - sim
-        sim_iou = np.zeros_like(sim)
+    # the frames' contributions to each (gt, tracker) cell in frame order, like its loop (an id
+    # pair occurs once per frame; a zero contribution changes no sum, so only overlaps count).
+    parts, cells = [], []
+    for rank, g, t, sim in groups:
+        col_sum, row_sum = sim.sum(1), sim.sum(2)
+        q, i, j = np.nonzero(sim > 0)  # IoU >= 0: the nonzero ones
+        v = sim[q, i, j]
+        denom = col_sum[q, j] + row_sum[q, i] - v
+        w = np.zeros_like(v)
         mask = denom > 0 + _EPS
-        sim_iou[mask] = sim[mask] / denom[mask]
-        keys.append((g[:, None] * n_t + t[None, :]).ravel())
-        weights.append(sim_iou.ravel())
-    potential = np.bincount(np.concatenate(keys), np.concatenate(weights),
+        w[mask] = v[mask] / denom[mask]
+        key = g[q, i] * n_t + t[q, j]
+        parts.append((rank[q], key, w))
+        cells.append((q, i, j, key, v))
+    rank_all, key_all, w_all = (np.concatenate(c) for c in zip(*parts))
+    in_order = frame_order(rank_all)
+    potential = np.bincount(key_all[in_order], w_all[in_order],
                             minlength=n_g * n_t).reshape(n_g, n_t)
     alignment = potential / (gt_count[:, None] + tr_count[None, :] - potential)
 
-    # Pass 2: one matching per frame maximising alignment * similarity.
-    m_g, m_t, m_sim = [], [], []
-    for g, t, sim in frames:
-        score = alignment[g[:, None], t[None, :]] * sim
-        rows, cols = np.nonzero(score > 0)
+    # Pass 2: one matching per frame maximising score = alignment * similarity (zero off the
+    # overlapping cells); the matched pairs in frame order, row order within a frame.
+    parts = []
+    for (rank, g, t, sim), (q, i, j, key, v) in zip(groups, cells):
+        b, n, m = sim.shape
+        score = alignment.ravel()[key] * v
+        pos = score > 0
+        qp, ip, jp = q[pos], i[pos], j[pos]
         # When each positive pair is alone in its row and column, every optimal matching
         # contains all of them; the other matched pairs have similarity 0 and never count.
-        if not _distinct(rows) or not _distinct(cols):
-            rows, cols = linear_sum_assignment(-score)
-        m_g.append(g[rows])
-        m_t.append(t[cols])
-        m_sim.append(sim[rows, cols])
-    mg, mt, ms = np.concatenate(m_g), np.concatenate(m_t), np.concatenate(m_sim)
+        clash = ((np.bincount(qp * n + ip, minlength=b * n) > 1).reshape(b, n).any(1)
+                 | (np.bincount(qp * m + jp, minlength=b * m) > 1).reshape(b, m).any(1))
+        alone = ~clash[qp]
+        parts.append((rank[qp[alone]], key[pos][alone], v[pos][alone]))
+        solve = np.flatnonzero(clash)
+        if len(solve):
+            # The frames' full cost matrices; a zero's sign cannot change the solver's choice.
+            costs = np.zeros((len(solve), n, m))
+            sel = clash[q]
+            costs[(np.cumsum(clash) - 1)[q[sel]], i[sel], j[sel]] = -score[sel]
+            found = [linear_sum_assignment(c) for c in costs]
+            fq = np.repeat(solve, [len(r) for r, _ in found])
+            fr = np.concatenate([r for r, _ in found])
+            fc = np.concatenate([c for _, c in found])
+            parts.append((rank[fq], g[fq, fr] * n_t + t[fq, fc], sim[fq, fr, fc]))
+    rank_all, key_all, sim_all = (np.concatenate(c) for c in zip(*parts))
+    in_order = frame_order(rank_all)
+    ms, mk = sim_all[in_order], key_all[in_order]
 
     # Per alpha: a match counts when its similarity reaches alpha (TrackEval's eps rule).
     matched = ms[None, :] >= (HOTA_ALPHAS - _EPS)[:, None]  # (alphas, matches)
@@ -111,7 +142,7 @@ def hota_sums(gt_idx: np.ndarray, tr_idx: np.ndarray,
     out["fn"] = n_gt - out["tp"]
     out["fp"] = n_tr - out["tp"]
     out["loc"] = np.where(matched, ms[None, :], 0.0).sum(axis=1)
-    pair, pair_inv = np.unique(mg * n_t + mt, return_inverse=True)
+    pair, pair_inv = np.unique(mk, return_inverse=True)
     pg, pt = pair // n_t, pair % n_t
     for a in range(len(HOTA_ALPHAS)):
         count = np.bincount(pair_inv, weights=matched[a], minlength=len(pair))

@@ -13,6 +13,11 @@ event for event, without pandas in the hot loop:
 * IDF1: the global min-cost GT-id / tracker-id matching over every frame pair within the
   threshold (the optimal count is unique, so any exact solver gives motmetrics' numbers).
 
+The distances are computed once, for frames stacked by shape, and kept as the pairs within the
+threshold (all other distances are NaN): the ``tvd`` preprocessing and the matching share them,
+each frame's events are found on its pairs, and a frame's full matrix is rebuilt from them only
+where the LAP solver (or a tracker id repeated in the frame) needs it.
+
 Every sequence yields a :class:`MotCounts` of additive counts; :func:`finalize` turns counts into
 scores, for a sequence and for summed counts (class / overall rows) alike, like motmetrics'
 ``OVERALL`` row. HOTA (TrackEval semantics) lives in :mod:`vcmctc.evaluators.hota`.
@@ -36,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Iterable
 
 import numpy as np
@@ -291,7 +295,7 @@ class _Frames:
 
     @classmethod
     def cut(cls, g_frame: np.ndarray, p_frame: np.ndarray) -> "_Frames":
-        frames = np.union1d(g_frame, p_frame)
+        frames = _dense_values(np.concatenate([g_frame, p_frame]))
         return cls(frames, *(np.searchsorted(f, frames, side)
                              for f in (g_frame, p_frame) for side in ("left", "right")))
 
@@ -299,46 +303,65 @@ class _Frames:
         """Indices of the frames with boxes on both sides."""
         return np.flatnonzero((self.ge > self.gs) & (self.pe > self.ps))
 
-    def chunks(self, fn: Callable, gbox: np.ndarray, pbox: np.ndarray, ks: np.ndarray,
-               budget: int = 1 << 17):
-        """Evaluate ``fn`` (GT boxes x predicted boxes -> matrix) on frames ``ks`` in padded
-        batches. Yields ``(kk, out, n, m)``: frame indices, the ``(len(kk), N, M)`` result whose
-        ``out[q, :n[q], :m[q]]`` is frame ``kk[q]``'s matrix (padding is NaN), and the sizes.
-        Elementwise arithmetic does not depend on the batch: values equal per-frame calls."""
+    def shapes(self, ks: np.ndarray):
+        """Frames ``ks`` grouped by shape: yields ``(q, gr, pr)`` per (GT count, prediction
+        count): ``q`` the positions in ``ks`` of the group's ``B`` frames (ascending), ``gr``
+        ``(B, n)`` and ``pr`` ``(B, m)`` their GT and prediction row numbers."""
         n_all, m_all = self.ge[ks] - self.gs[ks], self.pe[ks] - self.ps[ks]
-        lo = 0
-        while lo < len(ks):
-            hi, big_n, big_m = lo, 0, 0
-            while hi < len(ks):
-                bn, bm = max(big_n, n_all[hi]), max(big_m, m_all[hi])
-                if hi > lo and (hi - lo + 1) * bn * bm > budget:
-                    break
-                big_n, big_m, hi = bn, bm, hi + 1
-            kk, n, m = ks[lo:hi], n_all[lo:hi], m_all[lo:hi]
-            g = np.zeros((len(kk), big_n, 4))
-            p = np.zeros((len(kk), big_m, 4))
-            for pad, box, start, size in ((g, gbox, self.gs[kk], n), (p, pbox, self.ps[kk], m)):
-                q = np.repeat(np.arange(len(kk)), size)
-                local = np.arange(len(q)) - np.repeat(np.cumsum(size) - size, size)
-                pad[q, local] = box[np.repeat(start, size) + local]
-            out = fn(g, p)
-            inside = ((np.arange(big_n)[None, :, None] < n[:, None, None])
-                      & (np.arange(big_m)[None, None, :] < m[:, None, None]))
-            out[~inside] = np.nan
-            yield kk, out, n, m
-            lo = hi
+        if not len(ks):
+            return
+        shape = n_all * (int(m_all.max()) + 1) + m_all
+        order = np.argsort(shape, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, shape[order][1:] != shape[order][:-1], True])
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            q = order[lo:hi]
+            kk = ks[q]
+            yield (q, self.gs[kk][:, None] + np.arange(n_all[q[0]]),
+                   self.ps[kk][:, None] + np.arange(m_all[q[0]]))
 
-    def blocks(self, fn: Callable, gbox: np.ndarray, pbox: np.ndarray, ks: np.ndarray):
-        """``(k, matrix)`` per frame of ``ks`` (see :meth:`chunks`)."""
-        for kk, out, n, m in self.chunks(fn, gbox, pbox, ks):
-            for q, k in enumerate(kk.tolist()):
-                yield k, out[q, :n[q], :m[q]]
+
+@dataclass
+class _Pairs:
+    """Every (GT row, prediction row) pair within the distance threshold with its distance, in
+    frame order and row-major within a frame (the order of ``np.nonzero`` on each frame's
+    matrix). The rest of each frame's matrix is NaN."""
+
+    g: np.ndarray
+    p: np.ndarray
+    d: np.ndarray
+
+    @classmethod
+    def near(cls, fr: _Frames, gbox: np.ndarray, pbox: np.ndarray,
+             max_distance: float) -> "_Pairs":
+        parts = [(np.empty(0, np.int64),) * 3 + (np.empty(0),)]
+        for q, gr, pr in fr.shapes(fr.both()):
+            out = _mm_distances(gbox[gr], pbox[pr], max_distance)
+            b, i, j = np.nonzero(out == out)  # finite
+            parts.append((q[b], gr[b, i], pr[b, j], out[b, i, j]))
+        rank, g, p, d = (np.concatenate(c) for c in zip(*parts))
+        in_order = _hota.frame_order(rank)  # a frame is in one group, row-major
+        return cls(g[in_order], p[in_order], d[in_order])
+
+    def matrix(self, lo: int, hi: int, gs: int, ps: int, n: int, m: int) -> np.ndarray:
+        """The ``(n, m)`` distance matrix of a frame whose pairs are ``lo:hi`` and whose rows
+        start at GT row ``gs`` and prediction row ``ps``: NaN off the pairs, as
+        :func:`_mm_distances` gives it."""
+        D = np.full((n, m), np.nan)
+        D[self.g[lo:hi] - gs, self.p[lo:hi] - ps] = self.d[lo:hi]
+        return D
+
+    def subset(self, g_keep: np.ndarray, p_keep: np.ndarray) -> "_Pairs":
+        """The pairs between kept rows, numbered as rows of the subsets."""
+        sel = g_keep[self.g] & p_keep[self.p]
+        g_row, p_row = np.cumsum(g_keep) - 1, np.cumsum(p_keep) - 1
+        return _Pairs(g_row[self.g[sel]], p_row[self.p[sel]], self.d[sel])
 
 
 # --------------------------------------------------------------------------- preprocessing
-def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray,
-                seq_length: int | None, solve: Callable, max_distance: float) -> np.ndarray:
-    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep."""
+def _mot16_keep(gt: MotTable, pred: MotTable, fr: _Frames, pairs: _Pairs,
+                seq_length: int | None, solve: Callable) -> np.ndarray:
+    """motmetrics.preprocess.preprocessResult: mask of the predictions to keep (``fr``: the
+    frames of ``gt`` and ``pred``, ``pairs``: their pairs within the threshold)."""
     cls = gt.cls
     bad = (cls != np.round(cls)) | (cls < 1) | (cls > _MOT16_NUM_CLASSES)
     if bad.any():
@@ -350,22 +373,29 @@ def _mot16_keep(gt: MotTable, gbox: np.ndarray, pred: MotTable, pbox: np.ndarray
     if not flagged.any() or len(pred) == 0:
         return keep
     last = seq_length if seq_length is not None else int(max(gt.frame.max(), pred.frame.max()))
-    fr = _Frames.cut(gt.frame, pred.frame)
-    ks = fr.both()
-    # motmetrics visits frames 1..seqLength; only frames with a flagged GT can lose predictions
-    n_flagged = np.r_[0, np.cumsum(flagged)]
-    hot = ((fr.frames[ks] >= 1) & (fr.frames[ks] <= last)
-           & (n_flagged[fr.ge[ks]] > n_flagged[fr.gs[ks]]))
-    dropped = []  # prediction rows matched to a flagged GT
-    dist = partial(_mm_distances, max_distance=max_distance)
-    for k, costs in fr.blocks(dist, gbox, pbox, ks[hot]):
+    # motmetrics visits frames 1..seqLength; only a frame where a flagged GT has a pair within
+    # the threshold can lose predictions, through that frame's assignment.
+    frame = gt.frame[pairs.g]
+    visited = (frame >= 1) & (frame <= last)
+    hot = visited & np.isin(frame, frame[visited & flagged[pairs.g]])
+    g_hot, p_hot = pairs.g[hot], pairs.p[hot]
+    # A frame whose pairs share no row and no column is assigned those pairs (see _assign).
+    shared = np.r_[gt.frame[g_hot[(np.bincount(g_hot, minlength=len(gt)) > 1)[g_hot]]],
+                   pred.frame[p_hot[(np.bincount(p_hot, minlength=len(pred)) > 1)[p_hot]]]]
+    shared = np.unique(shared)
+    alone = ~np.isin(frame[hot], shared)
+    dropped = [p_hot[alone & flagged[g_hot]]]  # prediction rows matched to a flagged GT
+    ks = np.searchsorted(fr.frames, shared)
+    for k, lo, hi in zip(ks.tolist(), np.searchsorted(frame, shared, "left").tolist(),
+                         np.searchsorted(frame, shared, "right").tolist()):
         gs, ps = int(fr.gs[k]), int(fr.ps[k])
-        if not np.isfinite(costs[flagged[gs:gs + costs.shape[0]]]).any():
-            continue  # no flagged GT can be matched: nothing to drop
-        dropped += [ps + j for i, j in _assign(costs, solve) if flagged[gs + i]]
-    if dropped:  # DataFrame.drop by (frame, id) label removes every row with that label
-        _, ids = np.unique(pred.id, return_inverse=True)
-        key = (pred.frame - pred.frame.min()) * (int(ids.max()) + 1) + ids
+        costs = pairs.matrix(lo, hi, gs, ps, int(fr.ge[k]) - gs, int(fr.pe[k]) - ps)
+        dropped.append(np.array([ps + j for i, j in _assign(costs, solve) if flagged[gs + i]],
+                                dtype=np.int64))
+    dropped = np.concatenate(dropped)
+    if len(dropped):  # DataFrame.drop by (frame, id) label removes every row with that label
+        ids, n_ids = _dense_index(pred.id)
+        key = (pred.frame - pred.frame.min()) * n_ids + ids
         keep = ~np.isin(key, key[dropped])
     return keep
 
@@ -391,25 +421,31 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
     # motmetrics' loader subtracts 1 from x, y; the offset is applied on top of that.
     gbox = gt.boxes + np.array([-1.0, -1.0, 0.0, 0.0])
     pbox = pred.boxes + np.array([dx - 1.0, dy - 1.0, 0.0, 0.0])
+    pairs = None
     if proto.mot16_preprocess:
-        keep = _mot16_keep(gt, gbox, pred, pbox, seq_length, solve, max_distance)
+        fr = _Frames.cut(gt.frame, pred.frame)
+        pairs = _Pairs.near(fr, gbox, pbox, max_distance)
+        keep = _mot16_keep(gt, pred, fr, pairs, seq_length, solve)
         pred, pbox = pred.subset(keep), pbox[keep]
         use = (gt.conf >= 0.99) & (gt.cls == 1)
         gt, gbox = gt.subset(use), gbox[use]
+        pairs = pairs.subset(use, keep)  # the same distances as between the subsets
 
     # motmetrics counts the frames of the union of the two indexes it compares, whose levels
     # keep every frame of both loaded files even when rows were filtered out; but a union with
     # an empty side is the other side as it is (pandas checks the second side first).
     if len(pred) == 0:
-        num_frames = len(np.unique(loaded_gt))
+        num_frames = len(_dense_values(loaded_gt))
     elif len(gt) == 0:
-        num_frames = len(np.unique(loaded_pred))
+        num_frames = len(_dense_values(loaded_pred))
     else:
-        num_frames = len(np.union1d(loaded_gt, loaded_pred))
+        num_frames = len(_dense_values(np.concatenate([loaded_gt, loaded_pred])))
 
     g, p = _Side.of(gt, gbox), _Side.of(pred, pbox)
     fr = _Frames.cut(gt.frame, pred.frame)
-    counts = dataclasses.replace(_clear_identity(g, p, fr, solve, max_distance),
+    if pairs is None:
+        pairs = _Pairs.near(fr, gbox, pbox, max_distance)
+    counts = dataclasses.replace(_clear_identity(g, p, fr, pairs, solve),
                                  num_sequences=1, num_frames=num_frames)
     if not hota or g.repeated or p.repeated:
         return dataclasses.replace(counts, hota_undefined=1)
@@ -421,6 +457,37 @@ def mot_counts(gt: MotTable, pred: MotTable, *, protocol: str = "plain",
 def evaluate_mot(gt: MotTable, pred: MotTable, **options) -> dict[str, float | int]:
     """Scores of one sequence: ``finalize(mot_counts(gt, pred, **options))``."""
     return finalize(mot_counts(gt, pred, **options))
+
+
+def _dense_values(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` of int64 values, by a lookup table when they span a small range."""
+    if not len(values):
+        return values[:0].astype(np.int64)
+    lo = int(values.min())
+    span = int(values.max()) - lo + 1
+    if span > 4 * len(values) + (1 << 21):
+        return np.unique(values)
+    present = np.zeros(span, bool)
+    present[values - lo] = True
+    return np.flatnonzero(present) + lo
+
+
+def _dense_index(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``np.unique(values, return_inverse=True)[1]`` (int64) and the number of distinct values;
+    a lookup table when the values span a small range."""
+    if not len(values):
+        return np.zeros(0, np.int64), 0
+    lo = int(values.min())
+    span = int(values.max()) - lo + 1
+    if span > 4 * len(values) + (1 << 21):
+        _, idx = np.unique(values, return_inverse=True)
+        idx = idx.astype(np.int64)
+        return idx, int(idx.max()) + 1
+    offset = values - lo
+    present = np.zeros(span, bool)
+    present[offset] = True
+    dense = np.cumsum(present, dtype=np.int64) - 1
+    return dense[offset], int(dense[-1]) + 1
 
 
 @dataclass
@@ -435,11 +502,11 @@ class _Side:
 
     @classmethod
     def of(cls, table: MotTable, box: np.ndarray) -> "_Side":
-        _, idx = np.unique(table.id, return_inverse=True)
-        idx = idx.astype(np.int64)
-        n_ids = int(idx.max()) + 1 if len(idx) else 0
-        frames = table.frame - table.frame.min() if len(idx) else table.frame
-        return cls(table, box, idx, n_ids, len(np.unique(frames * n_ids + idx)))
+        idx, n_ids = _dense_index(table.id)
+        if not len(idx):
+            return cls(table, box, idx, 0, 0)
+        key = np.sort((table.frame - table.frame.min()) * n_ids + idx)
+        return cls(table, box, idx, n_ids, 1 + int(np.count_nonzero(key[1:] != key[:-1])))
 
     @property
     def repeated(self) -> bool:
@@ -448,129 +515,146 @@ class _Side:
 
 
 def _hota_for(g: _Side, p: _Side, pbox: np.ndarray, fr: _Frames):
-    frames = [(g.idx[fr.gs[k]:fr.ge[k]], p.idx[fr.ps[k]:fr.pe[k]], sim)
-              for k, sim in fr.blocks(_hota.trackeval_iou_matrix, g.table.boxes, pbox,
-                                      fr.both())]
-    return _hota.hota_sums(g.idx, p.idx, frames)
+    gbox = g.table.boxes
+    groups = [(q, g.idx[gr], p.idx[pr], _hota.trackeval_iou_matrix(gbox[gr], pbox[pr]))
+              for q, gr, pr in fr.shapes(fr.both())]
+    return _hota.hota_sums(g.idx, p.idx, groups)
 
 
-def _frames_with_pairs(fr: _Frames, dist: Callable, gbox: np.ndarray, pbox: np.ndarray,
-                       near_g: list, near_p: list):
-    """``(k, distances)`` of the frames with at least one pair within the threshold; appends
-    every such (GT row, prediction row) pair to ``near_g`` / ``near_p`` on the way."""
-    for kk, out, n, m in fr.chunks(dist, gbox, pbox, fr.both()):
-        q, ii, jj = np.nonzero(out == out)  # finite (padding is NaN)
-        near_g.append(fr.gs[kk][q] + ii)
-        near_p.append(fr.ps[kk][q] + jj)
-        for q in np.unique(q).tolist():
-            yield int(kk[q]), out[q, :n[q], :m[q]]
+def _carry_forward(D: np.ndarray, oids: list[int], hids: list[int], last: np.ndarray
+                   ) -> list[tuple[int, int]]:
+    """Step 1 of a frame on its full matrix ``D`` (GT id indices ``oids``, tracker id indices
+    ``hids``): each GT row in order takes the first unused column of its GT's last-ever tracker
+    id, if that pair is within the threshold."""
+    cols_of: dict[int, list[int]] = {}
+    for j, h in enumerate(hids):
+        cols_of.setdefault(h, []).append(j)
+    col_used = [False] * len(hids)
+    out = []
+    for i, o in enumerate(oids):
+        cols = cols_of.get(int(last[o]))
+        if cols is None:
+            continue
+        j = next((j for j in cols if not col_used[j]), None)
+        if j is None or D[i, j] != D[i, j]:  # none left, or NaN: too far
+            continue
+        col_used[j] = True
+        out.append((i, j))
+    return out
 
 
-def _clear_identity(g: _Side, p: _Side, fr: _Frames, solve: Callable,
-                    max_distance: float) -> MotCounts:
-    """CLEAR-MOT events (MOTAccumulator.update, frame by frame) and identity counts."""
-    g_ids = g.table.id.tolist()
-    p_ids = p.table.id.tolist()
+def _distinct(values: np.ndarray) -> bool:
+    items = values.tolist()
+    return len(set(items)) == len(items)
 
-    last_hid: dict[int, int] = {}  # motmetrics m: GT id -> last matched tracker id
-    res_m: dict[int, int] = {}  # tracker id -> GT id of its last step-2 match
-    ever_matched: set[int] = set()  # GT ids matched at least once (last_match)
-    hyp_history: set[int] = set()  # tracker ids matched at least once
-    tracked = np.zeros(len(g_ids), dtype=bool)  # per GT row: matched or switched
+
+def _clear_identity(g: _Side, p: _Side, fr: _Frames, pairs: _Pairs, solve: Callable
+                    ) -> MotCounts:
+    """CLEAR-MOT events (MOTAccumulator.update, frame by frame) and identity counts.
+
+    Only frames with a pair within the threshold have matches. A frame is processed on its pairs
+    (all other distances are NaN); its full matrix is built only when a tracker id repeats in
+    the frame or the LAP solver is needed, exactly as motmetrics' dense update would see it.
+    """
+    num_objects, num_predictions = len(g.idx), len(p.idx)
+    last = np.full(g.n_ids, -1, np.int64)  # motmetrics m: GT id -> last matched tracker id
+    res_m = np.full(p.n_ids, -1, np.int64)  # tracker id -> GT id of its last step-2 match
+    ever = np.zeros(g.n_ids, bool)  # GT ids matched at least once (last_match)
+    hyp = np.zeros(p.n_ids, bool)  # tracker ids matched at least once
+    tracked = np.zeros(num_objects, dtype=bool)  # per GT row: matched or switched
+    taken = np.zeros(num_predictions, dtype=bool)  # per prediction row: matched or switched
     # Event order inside a frame (matches in assignment order, then misses) only matters for a
     # GT id repeated in one frame: then each row's position among its frame's events is kept.
-    rank = np.zeros(len(g_ids), dtype=np.int64) if g.repeated else None
-    near_g: list[np.ndarray] = []  # (GT row, pred row) pairs within the threshold (IDF1)
-    near_p: list[np.ndarray] = []
-    n_match = n_switch = n_transfer = n_ascend = n_migrate = n_assigned = 0
-    d_sum = 0.0
+    rank = np.zeros(num_objects, dtype=np.int64) if g.repeated else None
+    distances: list = []  # distance of every match and switch, in event order
+    n_carried = n_match = n_switch = n_transfer = n_ascend = n_migrate = 0
 
-    dist = partial(_mm_distances, max_distance=max_distance)
-    for k, D in _frames_with_pairs(fr, dist, g.box, p.box, near_g, near_p):
-        gs, ps = int(fr.gs[k]), int(fr.ps[k])
-        n, m = D.shape
-        oids, hids = g_ids[gs:gs + n], p_ids[ps:ps + m]
-        row_used = [False] * n
-        col_used = [False] * m
-        order: list[int] = []
+    pg, pp, pd = pairs.g, pairs.p, pairs.d
+    og, hp = g.idx[pg], p.idx[pp]  # the ids of each pair
+    frame = g.table.frame[pg]
+    bounds = np.flatnonzero(np.r_[True, frame[1:] != frame[:-1], True]) if len(pg) else []
+    ks = np.searchsorted(fr.frames, frame[bounds[:-1]]) if len(pg) else []
+    repeats: set[int] = set()  # frames (indices k) with a tracker id twice
+    if p.repeated:
+        key = (p.table.frame - p.table.frame.min()) * p.n_ids + p.idx
+        srt = np.sort(key)
+        twice = srt[1:][srt[1:] == srt[:-1]] // p.n_ids + p.table.frame.min()
+        repeats = set(np.searchsorted(fr.frames, twice).tolist())
 
+    starts, stops = (fr.gs.tolist(), fr.ps.tolist()), (fr.ge.tolist(), fr.pe.tolist())
+    for a, b, k in zip(bounds[:-1].tolist() if len(pg) else [],
+                       bounds[1:].tolist() if len(pg) else [], ks.tolist() if len(pg) else []):
+        (gs, ps), (ge, pe) = (starts[0][k], starts[1][k]), (stops[0][k], stops[1][k])
+        D = None
         # 1. Carry forward each GT's last-ever match if present and within the threshold.
-        if last_hid:
-            col_of = {h: j for j, h in enumerate(hids)}  # the last column of each tracker id
-            repeated = len(col_of) < m
-            if repeated:
-                cols_of: dict[int, list[int]] = {}
-                for j, h in enumerate(hids):
-                    cols_of.setdefault(h, []).append(j)
-            for i, o in enumerate(oids):
-                h = last_hid.get(o)
-                if h is None or h not in col_of:
-                    continue
-                if repeated:  # the first column of that id not used yet
-                    j = next((j for j in cols_of[h] if not col_used[j]), None)
-                    if j is None:
-                        continue
-                else:
-                    j = col_of[h]
-                    if col_used[j]:
-                        continue
-                if D[i, j] != D[i, j]:  # NaN: too far
-                    continue
-                row_used[i] = col_used[j] = True
-                n_match += 1
-                d_sum += D[i, j]
-                ever_matched.add(o)
-                hyp_history.add(h)
-                order.append(i)
+        if k in repeats:
+            D = pairs.matrix(a, b, gs, ps, ge - gs, pe - ps)
+            step1 = _carry_forward(D, g.idx[gs:ge].tolist(), p.idx[ps:pe].tolist(), last)
+            rows = np.array([gs + i for i, _ in step1], dtype=np.int64)
+            cols = np.array([ps + j for _, j in step1], dtype=np.int64)
+            dists = np.array([D[i, j] for i, j in step1], dtype=float)
+        else:
+            sel = np.flatnonzero(last[og[a:b]] == hp[a:b]) + a
+            if len(sel) > 1 and not _distinct(pp[sel]):  # two GT ids last matched to one id
+                sel = sel[np.sort(np.unique(pp[sel], return_index=True)[1])]
+            rows, cols, dists = pg[sel], pp[sel], pd[sel]
+        tracked[rows] = True
+        taken[cols] = True
+        distances.append(dists)
+        n_carried += len(rows)
 
         # 2. Assign the rest with the LAP solver on the full matrix (used rows/cols NaN).
-        costs = D
-        if order:
-            costs = D.copy()
-            costs[[i for i in range(n) if row_used[i]], :] = np.nan
-            costs[:, [j for j in range(m) if col_used[j]]] = np.nan
-        if not order or len(order) < min(n, m):
-            for i, j in _assign(costs, solve):
-                o, h = oids[i], hids[j]
-                prev = last_hid.get(o)
-                if prev is not None and prev != h:
-                    n_switch += 1
-                    if h not in hyp_history:
-                        n_ascend += 1
-                else:
-                    n_match += 1
-                t = res_m.get(h)
-                if t is not None and t != o:
-                    n_transfer += 1
-                    if o not in ever_matched:
-                        n_migrate += 1
-                hyp_history.add(h)
-                ever_matched.add(o)
-                d_sum += D[i, j]
-                row_used[i] = col_used[j] = True
-                last_hid[o] = h
-                res_m[h] = o
-                order.append(i)
+        step2: list = []
+        free = np.flatnonzero(~tracked[pg[a:b]] & ~taken[pp[a:b]]) + a if len(rows) < b - a \
+            else ()
+        if len(free):
+            if _distinct(pg[free]) and _distinct(pp[free]):  # _assign's shortcut
+                step2 = list(zip(pg[free].tolist(), pp[free].tolist(), pd[free].tolist()))
+            else:
+                if D is None:
+                    D = pairs.matrix(a, b, gs, ps, ge - gs, pe - ps)
+                costs = D.copy()
+                costs[tracked[gs:ge], :] = np.nan
+                costs[:, taken[ps:pe]] = np.nan
+                step2 = [(gs + i, ps + j, D[i, j]) for i, j in _assign(costs, solve)]
+        for r, c, d in step2:
+            o, h = int(g.idx[r]), int(p.idx[c])
+            prev = int(last[o])
+            if prev >= 0 and prev != h:
+                n_switch += 1
+                if not hyp[h]:
+                    n_ascend += 1
+            else:
+                n_match += 1
+            t = int(res_m[h])
+            if t >= 0 and t != o:
+                n_transfer += 1
+                if not ever[o]:
+                    n_migrate += 1
+            hyp[h] = ever[o] = tracked[r] = taken[c] = True
+            last[o], res_m[h] = h, o
+        if step2:
+            distances.append(np.array([d for _, _, d in step2], dtype=float))
 
         # 3./4. Unmatched GT rows are misses, unmatched predictions false positives.
-        n_assigned += len(order)
-        rows = [gs + i for i in order]
-        tracked[rows] = True
         if rank is not None:
-            rank[rows + [gs + i for i in range(n) if not row_used[i]]] = np.arange(n)
+            events = rows.tolist() + [r for r, _, _ in step2]
+            done = set(events)
+            rank[events + [r for r in range(gs, ge) if r not in done]] = np.arange(ge - gs)
 
-    num_objects, num_predictions = len(g_ids), len(p_ids)
+    n_assigned = int(tracked.sum())
+    d_all = np.concatenate(distances) if distances else np.empty(0)
+    d_sum = float(np.cumsum(d_all)[-1]) if len(d_all) else 0.0  # sequential, in event order
     mt, pt, ml = _track_ratios(g.idx, tracked)
-    idtp, idfp, idfn = _identity(g, p, np.concatenate(near_g or [np.empty(0, int)]),
-                                 np.concatenate(near_p or [np.empty(0, int)]))
+    idtp, idfp, idfn = _identity(g, p, pg, pp)
     return MotCounts(
         num_objects=num_objects, num_predictions=num_predictions, num_unique_objects=g.n_ids,
-        num_matches=n_match, num_switches=n_switch,
+        num_matches=n_carried + n_match, num_switches=n_switch,
         num_false_positives=num_predictions - n_assigned,
-        num_misses=num_objects - int(tracked.sum()),
+        num_misses=num_objects - n_assigned,
         num_fragmentations=_fragmentations(g.idx, g.table.frame, tracked, rank),
         num_transfer=n_transfer, num_ascend=n_ascend, num_migrate=n_migrate,
-        mostly_tracked=mt, partially_tracked=pt, mostly_lost=ml, distance_sum=float(d_sum),
+        mostly_tracked=mt, partially_tracked=pt, mostly_lost=ml, distance_sum=d_sum,
         idtp=idtp, idfp=idfp, idfn=idfn)
 
 
