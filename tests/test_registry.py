@@ -37,3 +37,37 @@ def test_cli_help_imports_no_numeric_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Usage" in out.stdout
     assert out.stderr.strip() == "0"
+
+
+def test_kept_root_help_is_the_cli_rendering():
+    """``vcmctc --help`` prints cli/help.txt without importing the command line: that file
+    must be what Typer renders now (after changing a command: ``python -c "from
+    vcmctc.console import write_help; write_help()"``)."""
+    from vcmctc import console
+
+    with open(console.HELP_FILE, encoding="utf-8") as fh:
+        kept = fh.read()
+    assert kept == console.rendered_help()
+    assert kept.startswith("Usage: vcmctc [OPTIONS] COMMAND")
+
+
+@pytest.mark.parametrize("columns, kept", [("80", True), ("200", True), ("60", False)])
+def test_console_help_without_the_cli_on_wide_terminals(columns, kept):
+    """On a terminal of 80 columns or more the console script prints the kept help and loads
+    no Typer; a narrower one gets Typer's own (re-wrapped) rendering."""
+    import os
+    import subprocess
+
+    code = ("import sys\nsys.argv = ['vcmctc', '--help']\nfrom vcmctc.console import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+            "print(code, 'typer' in sys.modules, file=sys.stderr)")
+    env = {**os.environ, "COLUMNS": columns}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env)
+    from vcmctc import console
+
+    with open(console.HELP_FILE, encoding="utf-8") as fh:
+        text = fh.read()
+    assert out.stderr.split() == ["0", str(not kept)]
+    assert (out.stdout == text) is kept
+    assert out.stdout.startswith("Usage: vcmctc [OPTIONS] COMMAND")

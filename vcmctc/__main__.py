@@ -1,5 +1,5 @@
 """``python -m vcmctc``: the command line."""
 
-from vcmctc.cli import entry
+from vcmctc.console import main
 
-entry()
+main()
