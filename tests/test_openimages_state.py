@@ -1,4 +1,5 @@
-"""Open Images per-set states: oid_state / oid_finalize / oid_pool against evaluate."""
+"""Open Images per-set states: oid_state / oid_finalize / oid_pool against the per-image
+route (accumulate / image_records, the challenge rules image by image)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from test_openimages_synth import make_dataset, write_dataset
 from vcmctc.datasets.openimages import ImageGT, ImagePred, OpenImagesGT, load_ground_truth, \
     load_predictions
 from vcmctc.errors import UserError
-from vcmctc.evaluators.openimages import OIParams, OIState, evaluate, image_records, \
-    oid_finalize, oid_pool, oid_state
+from vcmctc.evaluators.openimages import OIParams, OIState, accumulate, count_gt, evaluate, \
+    finalize, image_records, oid_finalize, oid_pool, oid_state
+
+
+def _per_image(gt, preds, params):
+    """The result of the per-image route (what ``evaluate`` computed before ``oid_state``)."""
+    counts: dict = {}
+    pooled = accumulate(gt, preds, params, counts)
+    return finalize(gt.classes, pooled, count_gt(gt, params), params, counts)
 
 
 def _load(tmp_path, seed, masks=False):
@@ -34,7 +42,8 @@ def _same(a, b):
 def test_state_round_trip_and_pool_equal_evaluate(seed, masks, tmp_path):
     gt, preds = _load(tmp_path, seed, masks)
     params = OIParams(masks=masks)
-    full = evaluate(gt, preds, params)
+    full = _per_image(gt, preds, params)
+    _same(evaluate(gt, preds, params), full)
     state = oid_state(gt, preds, params)
     np.savez(tmp_path / "s.npz", **state.to_arrays())
     with np.load(tmp_path / "s.npz", allow_pickle=False) as f:

@@ -24,8 +24,11 @@ scripts and, vendored, by CompressAI-Vision), which it reproduces rule for rule:
    a GT instance; detections that match it (on the mask's tight box: IoU vs. non-group-of, IoA vs.
    group-of) are removed rather than counted as FP. Group-of masks follow rule 3 with mask IoA.
 
-Everything is additive: :func:`image_records` gives the per-image entries, :func:`count_gt` the
-GT instance counts, and :func:`finalize` turns pooled entries into APs.
+Everything is additive: :func:`image_records` gives the per-image entries (the rules above,
+image by image, as the reference applies them), :func:`count_gt` the GT instance counts, and
+:func:`finalize` turns pooled entries into APs. :func:`oid_state` computes the same entries for
+all images at once (tested bit for bit against :func:`image_records`); :func:`evaluate` and
+``vcmctc evaluate`` use it.
 """
 
 from __future__ import annotations
@@ -97,14 +100,17 @@ def box_area(b: np.ndarray) -> np.ndarray:
     return (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
 
 
+# A degenerate GT box can make 0 / 0: NaN, as in the reference, which no threshold passes.
 def box_iou(dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
     inter = box_intersection(dets, gts)
-    return inter / (box_area(dets)[:, None] + box_area(gts)[None, :] - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return inter / (box_area(dets)[:, None] + box_area(gts)[None, :] - inter)
 
 
 def box_ioa(dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
     """Intersection over the detection's area, (len(dets), len(gts))."""
-    return box_intersection(dets, gts) / box_area(dets)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return box_intersection(dets, gts) / box_area(dets)[:, None]
 
 
 def mask_overlap(dets: list, gts: list, *, ioa: bool) -> np.ndarray:
@@ -336,12 +342,7 @@ def evaluate(gt: OpenImagesGT, preds: Mapping[str, ImagePred], params: OIParams 
 
     ``settings`` are :class:`OIParams` fields (``masks=True``, ``iou_threshold=...``).
     """
-    params = params or OIParams(**settings)
-    if params.masks and not gt.has_masks:
-        raise UserError("mask evaluation needs ground truth masks")
-    counts: dict[str, int] = {}
-    pooled = accumulate(gt, preds, params, counts)
-    return finalize(gt.classes, pooled, count_gt(gt, params), params, counts)
+    return oid_finalize(oid_state(gt, preds, params or OIParams(**settings)))
 
 
 # --------------------------------------------------------------------------- per-set state
@@ -602,7 +603,8 @@ def _pair_overlap(dets: _Detections, gts: _GTInstances, d, g, *, ioa: bool,
     inter = (np.maximum(0.0, np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]))
              * np.maximum(0.0, np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])))
     area = box_area(a)
-    return inter / area if ioa else inter / (area + box_area(b) - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):   # as box_iou / box_ioa
+        return inter / area if ioa else inter / (area + box_area(b) - inter)
 
 
 class _MaskOverlaps:
