@@ -395,9 +395,6 @@ def report(args, spec: dict, outcome: dict, anchor: bool) -> dict:
         r = facts["ratio pycocotools"]["cpu"]["median"]
         targets.append(("cold >= 20x faster than the reference (pycocotools), CPU", f"{r:.1f}x",
                         r >= 20 and ok_numbers))
-        r2 = facts["ratio faster-coco-eval"]["cpu"]["median"]
-        targets.append(("  the same against faster-coco-eval driven directly", f"{r2:.1f}x",
-                        r2 >= 20 and ok_numbers))
         targets.append(("numbers identical (counts exact, floats 1e-9)",
                         "yes" if ok_numbers else "NO", ok_numbers))
     v = s["vcmctc sfu-tvd cold"]["cpu"].median
@@ -419,6 +416,10 @@ def report(args, spec: dict, outcome: dict, anchor: bool) -> dict:
     for text, value, passed in targets:
         print(f"{'PASS' if passed else 'FAIL'}  {text}: {value}")
     facts["targets"] = [[t, v, p] for t, v, p in targets]
+    if not args.no_reference:   # not a target of the issue: the fastest COCO path a user builds
+        r2 = facts["ratio faster-coco-eval"]["cpu"]["median"]
+        print(f"info  cold against the reference with faster-coco-eval driven directly, CPU: "
+              f"{r2:.1f}x")
     return facts
 
 
