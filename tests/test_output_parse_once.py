@@ -105,3 +105,26 @@ def test_threads_share_the_memo_safely(tmp_path, parses):
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_a_budget_keeps_more_than_the_recent_ones_and_no_more(tmp_path, parses):
+    """Inside keep_parsed_outputs: parses are kept beyond the 4 most recent while their source
+    bytes fit the budget, later ones are not kept (their measure parses again: a scan that
+    outgrows the budget keeps its first outputs), and everything goes when the block ends."""
+    paths = []
+    for k in range(8):
+        paths.append(tmp_path / f"b{k}.json")
+        paths[-1].write_text(json.dumps(DETS))
+    size = paths[0].stat().st_size
+    with base.keep_parsed_outputs(6 * size):
+        for p in paths:
+            read_output_json(p)
+        assert len(base._recent) == 6
+        for p in paths:
+            assert take_output_json(p) == DETS
+        assert len(parses) == 8 + 2                  # the last two were parsed again
+    assert base._recent == {}
+    read_output_json(paths[0])
+    with base.keep_parsed_outputs(0):
+        pass
+    assert base._recent == {}                       # dropped at the end of a block

@@ -61,7 +61,6 @@ def rendered_help() -> str:
     """The root help as the command line renders it for a terminal of 80 columns."""
     import contextlib
     import io
-    import os
 
     from vcmctc.cli import main as cli_main
 

@@ -25,7 +25,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from vcmctc.errors import UserError
 
@@ -207,7 +207,7 @@ def take_output_json(path: Path) -> Any:
 # (``evaluate`` checks every submitted output while it validates, then measures them) also as
 # many as fit in a budget of source bytes; an output beyond it is parsed again by its measure.
 _RECENT_MAX = 4
-_recent: "dict[tuple[str, str, bytes], tuple[Any, int]]" = {}
+_recent: "dict[tuple[str, bytes], tuple[Any, int]]" = {}
 _recent_lock = threading.Lock()
 _budget = [0]                 # source bytes that may be kept beyond the 4 most recent
 
@@ -231,27 +231,19 @@ def _output_json(path: Path, *, take: bool) -> Any:
     from vcmctc.safeload import JSON_MAX_BYTES, loads_json, read_bytes
 
     raw = read_bytes(path, JSON_MAX_BYTES, what="JSON file")
-    return parsed_output(path, raw, "json", lambda: loads_json(raw, source=path), take=take)
-
-
-def parsed_output(path: Path, raw: bytes, kind: str, parse: Callable[[], Any], *,
-                  take: bool) -> Any:
-    """``parse()`` (a parse of kind ``kind``) of the task output ``path`` whose bytes are
-    ``raw``, or the parse of that kind a check of the same bytes kept. ``take=False`` (a check) keeps it; ``take=True`` (the measure) drops
-    it, so the caller may modify what it gets. A parse that raises is not kept."""
-    key = (str(path), kind, hashlib.sha256(raw).digest())
+    key = (str(path), hashlib.sha256(raw).digest())
     with _recent_lock:
         data, size = _recent.pop(key, (_MISSING, 0))
         if data is not _MISSING and not take:
             _recent[key] = data, size        # most recent last
     if data is _MISSING:
-        data = parse()
+        data = loads_json(raw, source=path)  # (an error is raised, never kept)
         if not take:
             _keep(key, data, len(raw))
     return data
 
 
-def _keep(key: tuple[str, str, bytes], data: Any, size: int) -> None:
+def _keep(key: tuple[str, bytes], data: Any, size: int) -> None:
     with _recent_lock:
         kept = sum(s for _, s in _recent.values())
         if len(_recent) < _RECENT_MAX or kept + size <= _budget[0]:
