@@ -459,16 +459,26 @@ def evaluate_mot(gt: MotTable, pred: MotTable, **options) -> dict[str, float | i
     return finalize(mot_counts(gt, pred, **options))
 
 
+def _presence(values: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """``(lo, present)``: which of ``lo, lo + 1, ...`` occur in the (non-empty) int64
+    ``values``; None when they span too wide a range for a lookup table."""
+    lo = int(values.min())
+    span = int(values.max()) - lo + 1
+    if span > 4 * len(values) + (1 << 21):
+        return None
+    present = np.zeros(span, bool)
+    present[values - lo] = True
+    return lo, present
+
+
 def _dense_values(values: np.ndarray) -> np.ndarray:
     """``np.unique(values)`` of int64 values, by a lookup table when they span a small range."""
     if not len(values):
         return values[:0].astype(np.int64)
-    lo = int(values.min())
-    span = int(values.max()) - lo + 1
-    if span > 4 * len(values) + (1 << 21):
+    table = _presence(values)
+    if table is None:
         return np.unique(values)
-    present = np.zeros(span, bool)
-    present[values - lo] = True
+    lo, present = table
     return np.flatnonzero(present) + lo
 
 
@@ -477,17 +487,14 @@ def _dense_index(values: np.ndarray) -> tuple[np.ndarray, int]:
     a lookup table when the values span a small range."""
     if not len(values):
         return np.zeros(0, np.int64), 0
-    lo = int(values.min())
-    span = int(values.max()) - lo + 1
-    if span > 4 * len(values) + (1 << 21):
+    table = _presence(values)
+    if table is None:
         _, idx = np.unique(values, return_inverse=True)
         idx = idx.astype(np.int64)
         return idx, int(idx.max()) + 1
-    offset = values - lo
-    present = np.zeros(span, bool)
-    present[offset] = True
+    lo, present = table
     dense = np.cumsum(present, dtype=np.int64) - 1
-    return dense[offset], int(dense[-1]) + 1
+    return dense[values - lo], int(dense[-1]) + 1
 
 
 @dataclass

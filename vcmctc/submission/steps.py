@@ -340,7 +340,6 @@ class Steps:
     def _decode_features(self, pp: "PlannedPoint", work: Path, layout
                          ) -> tuple[dict, tuple[str, ...]]:
         from vcmctc.features import evidence
-
         from vcmctc.runner import output_cap
 
         dec = self.m.decoder
